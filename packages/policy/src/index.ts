@@ -1,0 +1,2 @@
+export type * from './launch-spec.js'
+export type * from './profile.js'
