@@ -1,0 +1,78 @@
+// Types shared by the supervisor, the audit log and the HTTP server.
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical'
+
+export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical']
+
+/**
+ * Event types. Lifecycle: SERVICE_STARTED, SERVICE_EXITED (with code or
+ * signal), SERVICE_STOPPED, SERVICE_TERMINATED, SERVICE_ISOLATED,
+ * SERVICE_RESUMED, SERVICE_BLOCKED, SERVICE_UNBLOCKED, LAUNCH_FAILED (with
+ * the failed step). Kernel: ACCESS_DENIED (enforce), SYSCALL_VIOLATION
+ * (permissive), SYSCALL_OBSERVED (execve, connect, bind), LANDLOCK_DENIED,
+ * OOM_KILL. Control plane: SUPERVISOR_STARTED, SUPERVISOR_STOPPED,
+ * PROFILE_WARNING, AUTH_FAILED, AUDIT_GENESIS, NOTIFY_DROPPED.
+ */
+export type EventType = string
+
+/** What a producer hands to the audit log; the log adds seq, time and hashes. */
+export interface AuditInput {
+  service?: string | null
+  pid?: number | null
+  type: EventType
+  severity: Severity
+  description: string
+  metadata?: Record<string, unknown>
+  /** Who asked: `token:<name>`, `rule:<name>`, `supervisor`, `cli`. */
+  actor?: string | null
+}
+
+/** A stored audit record. */
+export interface AuditRecord {
+  seq: number
+  /** ISO 8601 UTC with milliseconds. */
+  time: string
+  service: string | null
+  pid: number | null
+  type: EventType
+  severity: Severity
+  description: string
+  metadata: Record<string, unknown>
+  actor: string | null
+  prevHash: string
+  hash: string
+  hmac: string | null
+}
+
+export type ServiceState = 'running' | 'stopped' | 'failed' | 'isolated' | 'starting' | 'stopping'
+
+export interface ServiceStatus {
+  name: string
+  profile: string
+  state: ServiceState
+  pid: number | null
+  uid: number | null
+  gid: number | null
+  /** True while the network is cut (isolate or block). */
+  blocked: boolean
+  startedAt: string | null
+  exitCode: number | null
+  exitSignal: string | null
+  restarts: number
+  /** The last launch error, such as `mount tmpfs /var/log/x: Operation not permitted (EPERM)`. */
+  lastError: string | null
+  command: string[]
+}
+
+export interface ResourceSample {
+  service: string
+  /** Milliseconds since the epoch. */
+  time: number
+  /** CPU use over the last interval, 100 = one full CPU. */
+  cpuPercent: number
+  memoryBytes: number
+  memoryLimitBytes: number | null
+  pids: number
+  pidsLimit: number | null
+  oomKills: number
+}
