@@ -1,0 +1,66 @@
+import { tokenStore } from '../auth/tokenStore.js'
+import { ApiError } from './ApiError.js'
+
+export interface ApiRequestOptions {
+  method?: 'GET' | 'POST'
+  /** Defaults to the signed-in token; pass one explicitly to test it at login. */
+  token?: string | null
+  signal?: AbortSignal
+}
+
+interface ErrorBody {
+  error: string
+  message: string
+}
+
+function isErrorBody(body: unknown): body is ErrorBody {
+  if (typeof body !== 'object' || body === null) return false
+  const record = body as Record<string, unknown>
+  return typeof record.error === 'string' && typeof record.message === 'string'
+}
+
+/**
+ * Sends a request to `/api/v1<path>` and returns the parsed JSON body.
+ * Rejects with an ApiError carrying the server's `error` code and message,
+ * or a NETWORK_ERROR when the server cannot be reached.
+ */
+export async function apiRequest<T>(path: string, options: ApiRequestOptions = {}): Promise<T> {
+  const method = options.method ?? 'GET'
+  const token = options.token === undefined ? tokenStore.getSnapshot().token : options.token
+  const url = `/api/v1${path}`
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (token) headers.authorization = `Bearer ${token}`
+
+  let response: Response
+  try {
+    // No body and no content-type on POST: the actions take no payload,
+    // and Fastify rejects an empty body declared as JSON.
+    response = await fetch(url, { method, headers, signal: options.signal })
+  } catch (error) {
+    if (options.signal?.aborted) throw error
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new ApiError(
+      0,
+      'NETWORK_ERROR',
+      `${method} ${url} failed: ${reason}. Check that the Blackhole server is running.`,
+      { cause: error },
+    )
+  }
+
+  const text = await response.text()
+  let body: unknown = null
+  if (text !== '') {
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = text
+    }
+  }
+
+  if (!response.ok) {
+    if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message)
+    const status = `${response.status} ${response.statusText}`.trim()
+    throw new ApiError(response.status, `HTTP_${response.status}`, `${method} ${url} returned ${status}`)
+  }
+  return body as T
+}

@@ -1,0 +1,69 @@
+import { metricsWindow } from '../api/queryKeys.js'
+import type { ServiceStatus } from '../api/types.js'
+import { formatBytes, formatPercent } from '../ui/format.js'
+import { Sparkline } from '../ui/Sparkline.js'
+import { StateBadge } from '../ui/StateBadge.js'
+import { ServiceActions } from './ServiceActions.js'
+import { useServiceMetrics } from './useServiceMetrics.js'
+
+const columnCount = 8
+
+/** One service: its facts, live CPU and memory, actions and last error. */
+export function ServiceRow({ service }: { service: ServiceStatus }) {
+  const samples = useServiceMetrics(service.name)
+  const latest = samples.at(-1)
+  const live = service.state === 'running' || service.state === 'isolated'
+  const memoryLimit = latest?.memoryLimitBytes ?? undefined
+
+  return (
+    <>
+      <tr data-service={service.name}>
+        <th scope="row" data-label="Name">
+          {service.name}
+        </th>
+        <td data-label="Profile">{service.profile}</td>
+        <td data-label="State">
+          <StateBadge state={service.state} />
+          {service.blocked && service.state !== 'isolated' ? <span className="badge badge-blocked">network cut</span> : null}
+        </td>
+        <td data-label="PID" className="numeric">
+          {service.pid ?? '–'}
+        </td>
+        <td data-label="UID" className="numeric">
+          {service.uid ?? '–'}
+        </td>
+        <td data-label="CPU" className="metric">
+          <span className="numeric">{live && latest ? formatPercent(latest.cpuPercent) : '–'}</span>
+          <Sparkline
+            values={samples.map((sample) => sample.cpuPercent)}
+            max={100}
+            slots={metricsWindow}
+            label={`CPU of ${service.name} over the last ${samples.length} seconds`}
+          />
+        </td>
+        <td data-label="Memory" className="metric">
+          <span className="numeric">
+            {live && latest ? formatBytes(latest.memoryBytes) : '–'}
+            {live && memoryLimit ? <span className="muted"> / {formatBytes(memoryLimit)}</span> : null}
+          </span>
+          <Sparkline
+            values={samples.map((sample) => sample.memoryBytes)}
+            max={memoryLimit}
+            slots={metricsWindow}
+            label={`Memory of ${service.name} over the last ${samples.length} seconds`}
+          />
+        </td>
+        <td data-label="Actions">
+          <ServiceActions service={service} />
+        </td>
+      </tr>
+      {service.state === 'failed' && service.lastError ? (
+        <tr className="error-row">
+          <td colSpan={columnCount}>
+            <span className="error">Last error: {service.lastError}</span>
+          </td>
+        </tr>
+      ) : null}
+    </>
+  )
+}

@@ -1,0 +1,163 @@
+import type { StreamMessage } from '../api/types.js'
+import { backoffDelay } from './backoffDelay.js'
+
+export type StreamStatus =
+  | 'connecting'
+  | 'authenticating'
+  | 'open'
+  | 'reconnecting'
+  | 'rejected'
+  | 'closed'
+
+export interface StreamState {
+  status: StreamStatus
+  /** Reconnect attempts since the last successful hello. */
+  attempt: number
+  /** When the next attempt starts, in milliseconds since the epoch. */
+  retryAt: number | null
+  /** True while the tab is hidden and updates are held back. */
+  paused: boolean
+  /** Close code and reason of the last dropped connection. */
+  lastClose: string | null
+}
+
+export interface StreamClientOptions {
+  url: string
+  token: string
+  onMessage: (message: StreamMessage) => void
+  onState: (state: StreamState) => void
+  /** Injected so tests can run the client without a browser socket. */
+  createSocket?: (url: string) => WebSocket
+  random?: () => number
+}
+
+/** The server closes with this code when the auth message is missing or wrong. */
+export const authRejectedCode = 4401
+
+const allTopics = ['events', 'metrics', 'services']
+const hiddenTopics = ['events', 'services']
+
+/**
+ * A WebSocket client for /api/v1/stream. It sends the auth message first,
+ * reconnects with exponential backoff after any close other than an auth
+ * rejection, and while paused it unsubscribes from metrics and holds other
+ * messages until resume.
+ */
+export class StreamClient {
+  private readonly options: StreamClientOptions
+  private socket: WebSocket | null = null
+  private retryTimer: ReturnType<typeof setTimeout> | null = null
+  private stopped = false
+  private held: StreamMessage[] = []
+  private state: StreamState = {
+    status: 'connecting',
+    attempt: 0,
+    retryAt: null,
+    paused: false,
+    lastClose: null,
+  }
+
+  constructor(options: StreamClientOptions) {
+    this.options = options
+  }
+
+  start(): void {
+    this.stopped = false
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    this.retryTimer = null
+    this.socket?.close(1000, 'dashboard closed')
+    this.socket = null
+    this.update({ status: 'closed', retryAt: null })
+  }
+
+  /** Holds back updates (and drops metrics) while `paused` is true. */
+  setPaused(paused: boolean): void {
+    if (paused === this.state.paused) return
+    this.update({ paused })
+    this.sendSubscribe()
+    if (paused) return
+    const held = this.held
+    this.held = []
+    for (const message of held) this.options.onMessage(message)
+  }
+
+  private connect(): void {
+    this.retryTimer = null
+    this.update({ status: 'connecting', retryAt: null })
+    const create = this.options.createSocket ?? ((url: string) => new WebSocket(url))
+    const socket = create(this.options.url)
+    this.socket = socket
+
+    socket.addEventListener('open', () => {
+      if (socket !== this.socket) return
+      // The server closes the socket unless this is the first message.
+      socket.send(JSON.stringify({ type: 'auth', token: this.options.token }))
+      this.update({ status: 'authenticating' })
+    })
+
+    socket.addEventListener('message', (event) => {
+      if (socket !== this.socket) return
+      this.receive(event.data)
+    })
+
+    socket.addEventListener('close', (event) => {
+      if (socket !== this.socket) return
+      this.socket = null
+      const lastClose = `${event.code}${event.reason ? ` ${event.reason}` : ''}`
+      if (this.stopped) return
+      if (event.code === authRejectedCode) {
+        this.update({ status: 'rejected', retryAt: null, lastClose })
+        return
+      }
+      this.scheduleReconnect(lastClose)
+    })
+  }
+
+  private receive(data: unknown): void {
+    if (typeof data !== 'string') return
+    let message: StreamMessage
+    try {
+      message = JSON.parse(data) as StreamMessage
+    } catch {
+      return
+    }
+    if (message.type === 'hello') {
+      this.update({ status: 'open', attempt: 0, lastClose: null })
+      // Subscribing before hello could race the server's token check.
+      if (this.state.paused) this.sendSubscribe()
+    }
+    if (this.state.paused && message.type !== 'hello') {
+      if (message.type !== 'metrics') this.held.push(message)
+      return
+    }
+    this.options.onMessage(message)
+  }
+
+  private scheduleReconnect(lastClose: string): void {
+    const delay = backoffDelay(this.state.attempt, this.options.random)
+    this.update({
+      status: 'reconnecting',
+      attempt: this.state.attempt + 1,
+      retryAt: Date.now() + delay,
+      lastClose,
+    })
+    this.retryTimer = setTimeout(() => this.connect(), delay)
+  }
+
+  private sendSubscribe(): void {
+    const socket = this.socket
+    if (socket === null || socket.readyState !== WebSocket.OPEN) return
+    const topics = this.state.paused ? hiddenTopics : allTopics
+    socket.send(JSON.stringify({ type: 'subscribe', topics }))
+  }
+
+  private update(patch: Partial<StreamState>): void {
+    this.state = { ...this.state, ...patch }
+    this.options.onState(this.state)
+  }
+}

@@ -1,0 +1,43 @@
+import { useQueryClient } from '@tanstack/react-query'
+import { useEffect, useState } from 'react'
+import { applyStreamMessage } from './applyStreamMessage.js'
+import { StreamClient, type StreamState } from './StreamClient.js'
+import { streamUrl } from './streamUrl.js'
+
+const initialState: StreamState = {
+  status: 'connecting',
+  attempt: 0,
+  retryAt: null,
+  paused: false,
+  lastClose: null,
+}
+
+/**
+ * Keeps one WebSocket to /api/v1/stream open while `token` is set, feeds
+ * its messages into the query cache, holds updates back while the tab is
+ * hidden, and returns the connection state.
+ */
+export function useStream(token: string | null): StreamState {
+  const queryClient = useQueryClient()
+  const [state, setState] = useState<StreamState>(initialState)
+
+  useEffect(() => {
+    if (token === null) return
+    const client = new StreamClient({
+      url: streamUrl(),
+      token,
+      onMessage: (message) => applyStreamMessage(queryClient, message),
+      onState: setState,
+    })
+    const syncVisibility = () => client.setPaused(document.visibilityState === 'hidden')
+    syncVisibility()
+    document.addEventListener('visibilitychange', syncVisibility)
+    client.start()
+    return () => {
+      document.removeEventListener('visibilitychange', syncVisibility)
+      client.stop()
+    }
+  }, [token, queryClient])
+
+  return state
+}
