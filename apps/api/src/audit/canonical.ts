@@ -1,0 +1,90 @@
+import { createHash, createHmac } from 'node:crypto'
+import type { AuditRecord } from '../types.js'
+
+/** The hash that the genesis record links to. */
+export const GENESIS_PREV_HASH = '0'.repeat(64)
+
+/**
+ * Serializes a JSON value in Blackhole's canonical form, modelled on RFC 8785
+ * (JSON Canonicalization Scheme):
+ * - object keys sorted by UTF-16 code units (the default JavaScript sort),
+ *   members whose value is undefined omitted, as JSON.stringify does;
+ * - no whitespace between tokens;
+ * - strings and numbers written by JSON.stringify, whose ECMAScript number
+ *   formatting and string escaping are the ones RFC 8785 specifies;
+ * - arrays keep their order.
+ * Unlike RFC 8785, non-finite numbers are not rejected here: callers pass
+ * values through `toJsonValue` first, which turns them into null exactly as
+ * JSON.stringify would, so the stored form and the hashed form agree.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const text = JSON.stringify(value)
+    if (text === undefined) {
+      throw new TypeError(`canonicalJson: ${typeof value} is not a JSON value; pass data that JSON.stringify accepts`)
+    }
+    return text
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`
+  }
+  const object = value as Record<string, unknown>
+  const members: string[] = []
+  for (const key of Object.keys(object).sort()) {
+    const item = object[key]
+    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue
+    members.push(`${JSON.stringify(key)}:${canonicalJson(item)}`)
+  }
+  return `{${members.join(',')}}`
+}
+
+/**
+ * Returns the value as plain JSON data (what JSON.parse of JSON.stringify
+ * would give): Dates become strings, NaN and Infinity become null. A bigint
+ * or a cycle throws, because neither has a JSON form.
+ */
+export function toJsonValue<T>(value: T): T {
+  const text = JSON.stringify(value)
+  return (text === undefined ? null : JSON.parse(text)) as T
+}
+
+/** Every record field that the hash and the HMAC cover. */
+export type HashedFields = Omit<AuditRecord, 'hash' | 'hmac'>
+
+/**
+ * Returns the bytes that the hash and HMAC cover: the previous hash followed
+ * by the canonical JSON of the record without `hash` and `hmac`, as UTF-8.
+ */
+export function hashedBytes(record: HashedFields): Buffer {
+  const body: HashedFields = {
+    seq: record.seq,
+    time: record.time,
+    service: record.service,
+    pid: record.pid,
+    type: record.type,
+    severity: record.severity,
+    description: record.description,
+    metadata: record.metadata,
+    actor: record.actor,
+    prevHash: record.prevHash,
+  }
+  return Buffer.from(record.prevHash + canonicalJson(body), 'utf8')
+}
+
+/** Computes the SHA-256 hex hash and, with a key, the HMAC-SHA-256 hex of a record. */
+export function sealRecord(record: HashedFields, hmacKey: Buffer | null): { hash: string; hmac: string | null } {
+  const bytes = hashedBytes(record)
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  const hmac = hmacKey ? createHmac('sha256', hmacKey).update(bytes).digest('hex') : null
+  return { hash, hmac }
+}
+
+/** Returns the JSONL line of a record: its canonical JSON, with hash and hmac, and no newline. */
+export function recordLine(record: AuditRecord): string {
+  return canonicalJson(record)
+}
+
+/** Returns the SHA-256 hex fingerprint of an HMAC key, or null without a key. */
+export function keyFingerprint(key: Buffer | null): string | null {
+  return key ? createHash('sha256').update(key).digest('hex') : null
+}

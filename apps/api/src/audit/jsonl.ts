@@ -1,0 +1,147 @@
+import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync, write, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { promisify } from 'node:util'
+
+const writeAsync = promisify(write)
+const fdatasyncAsync = promisify(fdatasync)
+
+/** One complete line of the JSONL file. */
+export interface JsonlLine {
+  /** Text without the newline. */
+  text: string
+  /** Byte offset of the line's first byte. */
+  offset: number
+}
+
+export interface JsonlContents {
+  lines: JsonlLine[]
+  /**
+   * Bytes after the last newline: a line that a crash cut off while it was
+   * being written. Empty when the file ends with a newline.
+   */
+  tornTail: string
+  /** Byte length of the complete lines, where a repair truncates the file. */
+  completeBytes: number
+}
+
+/** Reads the JSONL file, or returns no lines when it does not exist. */
+export function readJsonl(path: string, limitBytes?: number): JsonlContents {
+  if (!existsSync(path)) return { lines: [], tornTail: '', completeBytes: 0 }
+  let buffer = readFileSync(path)
+  if (limitBytes !== undefined && buffer.length > limitBytes) buffer = buffer.subarray(0, limitBytes)
+  const lines: JsonlLine[] = []
+  let start = 0
+  for (;;) {
+    const end = buffer.indexOf(0x0a, start)
+    if (end < 0) break
+    lines.push({ text: buffer.toString('utf8', start, end), offset: start })
+    start = end + 1
+  }
+  return { lines, tornTail: buffer.toString('utf8', start), completeBytes: start }
+}
+
+/**
+ * Appends to the JSONL file through one descriptor. Each batch is one
+ * write() followed by fdatasync(), and a failed batch is cut off again, so
+ * the file never keeps lines that the database did not accept.
+ */
+export class JsonlAppender {
+  private fd: number
+  /** Bytes in the file that belong to committed batches. */
+  size: number
+  /** Number of fdatasync calls, which tests read to see group commit at work. */
+  syncCount = 0
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a', 0o640)
+    this.size = fstatSync(this.fd).size
+  }
+
+  /** Writes the bytes with one write() call and waits for fdatasync. */
+  async append(data: Buffer): Promise<void> {
+    let written = 0
+    // write() on a regular file writes everything unless the disk is full or
+    // a signal arrives; the loop covers the rare short write.
+    while (written < data.length) {
+      const { bytesWritten } = await writeAsync(this.fd, data, written, data.length - written, null)
+      written += bytesWritten
+    }
+    await fdatasyncAsync(this.fd)
+    this.syncCount += 1
+  }
+
+  /** Marks the appended bytes as committed. */
+  commit(bytes: number): void {
+    this.size += bytes
+  }
+
+  /** Cuts the file back to the last committed batch and syncs that. */
+  rollback(): void {
+    ftruncateSync(this.fd, this.size)
+    fsyncSync(this.fd)
+  }
+
+  close(): void {
+    closeSync(this.fd)
+  }
+
+  /**
+   * Replaces the file's contents atomically (write a temporary file, fsync,
+   * rename, fsync the folder) and reopens the descriptor.
+   */
+  replace(contents: string): void {
+    closeSync(this.fd)
+    replaceFile(this.path, contents)
+    this.fd = openSync(this.path, 'a', 0o640)
+    this.size = fstatSync(this.fd).size
+  }
+}
+
+/**
+ * Replaces a file's contents atomically: write a temporary file, fsync it,
+ * rename it over the file and fsync the folder.
+ */
+export function replaceFile(path: string, contents: string): void {
+  const temporary = `${path}.tmp`
+  writeFileSync(temporary, contents, { mode: 0o640 })
+  const fd = openSync(temporary, 'r+')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(temporary, path)
+  syncFolder(dirname(path))
+}
+
+/** Appends bytes to a file and fsyncs it. */
+export function appendAndSync(path: string, data: string): void {
+  const fd = openSync(path, 'a', 0o640)
+  try {
+    writeFileSync(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Truncates a file to the given length and syncs it. */
+export function truncateFile(path: string, length: number): void {
+  const fd = openSync(path, 'r+')
+  try {
+    ftruncateSync(fd, length)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Fsyncs a folder so a rename or a new file in it survives a power loss. */
+export function syncFolder(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}

@@ -1,0 +1,112 @@
+import type { AuditRecord } from '../types.js'
+import { GENESIS_PREV_HASH, recordLine, sealRecord } from './canonical.js'
+import { appendAndSync, readJsonl, replaceFile, truncateFile } from './jsonl.js'
+import { lineSeq } from './retention.js'
+import type { AuditStore } from './store.js'
+import type { CrashFinding } from './verify.js'
+
+/**
+ * Reconciles the JSONL and the database after a crash, before any append.
+ *
+ * A batch is written to the JSONL and fsynced first, then committed to the
+ * database, and only then acknowledged. So a crash can leave:
+ * 1. a torn last JSONL line (the write was cut off): never acknowledged and
+ *    never in the database, so it is cut off;
+ * 2. complete JSONL lines past the database's last record (fsynced, the
+ *    commit did not happen or a power loss undid it under
+ *    synchronous=NORMAL): they are inserted into the database when they
+ *    continue its chain. Some were never acknowledged, but keeping a durable
+ *    event is better for an audit log than dropping it;
+ * 3. JSONL lines of records that retention pruned from the database: they
+ *    are dropped, finishing the prune.
+ * The database being ahead of the JSONL is no crash state of this order
+ * (lost JSONL writes, or a cut JSONL). Those records were acknowledged, so
+ * their lines are restored from the database when the JSONL's last line
+ * matches the database; the repair is recorded in the chain by the caller.
+ * Anything else means tampering: the open fails and names `blackhole audit
+ * verify`, because appending would link new records to a chain in doubt.
+ */
+export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buffer | null): CrashFinding | null {
+  const finding: CrashFinding = { tornTailBytes: 0, uncommittedLines: 0, unfinishedPruneLines: 0, restoredLines: 0, repaired: true }
+  let contents = readJsonl(jsonlPath)
+  if (contents.tornTail.length > 0) {
+    finding.tornTailBytes = Buffer.byteLength(contents.tornTail)
+    truncateFile(jsonlPath, contents.completeBytes)
+  }
+
+  const prunedThrough = store.prunedThrough()
+  const second = contents.lines[1]
+  if (prunedThrough > 1 && second && (lineSeq(second.text) ?? 0) <= prunedThrough) {
+    const kept = contents.lines.filter((line) => {
+      const seq = lineSeq(line.text)
+      return seq === null || seq <= 1 || seq > prunedThrough
+    })
+    finding.unfinishedPruneLines = contents.lines.length - kept.length
+    replaceFile(jsonlPath, kept.map((line) => `${line.text}\n`).join(''))
+    contents = readJsonl(jsonlPath)
+  }
+
+  const dbLast = store.lastRecord()
+  const lastLine = contents.lines.at(-1)
+  const jsonlLastSeq = lastLine ? lineSeq(lastLine.text) : 0
+  if (jsonlLastSeq === null) {
+    throw new Error(`the last line of ${jsonlPath} is not an audit record; run blackhole audit verify before starting`)
+  }
+  const dbLastSeq = dbLast?.seq ?? 0
+
+  if (jsonlLastSeq > dbLastSeq) {
+    const count = jsonlLastSeq - dbLastSeq
+    const tail = contents.lines.slice(-count).map((line) => line.text)
+    const records = chainedTail(tail, dbLast, hmacKey)
+    if (!records) {
+      throw new Error(
+        `${jsonlPath} has ${count} records past the database's last record ${dbLastSeq} that do not continue its chain; run blackhole audit verify before starting`,
+      )
+    }
+    store.insertBatch(records, null)
+    finding.uncommittedLines = records.length
+  } else if (jsonlLastSeq < dbLastSeq) {
+    if (jsonlLastSeq > 0 && store.recordAt(jsonlLastSeq) && recordLine(store.recordAt(jsonlLastSeq)!) !== lastLine!.text) {
+      throw new Error(
+        `${jsonlPath} ends at record ${jsonlLastSeq}, which differs from the database; run blackhole audit verify before starting`,
+      )
+    }
+    const lines: string[] = []
+    for (const row of store.iterateRows(jsonlLastSeq + 1)) {
+      const record = { ...row, metadata: JSON.parse(row.metadata) as Record<string, unknown> } as AuditRecord
+      lines.push(`${recordLine(record)}\n`)
+    }
+    appendAndSync(jsonlPath, lines.join(''))
+    finding.restoredLines = lines.length
+  }
+
+  const found = finding.tornTailBytes + finding.uncommittedLines + finding.unfinishedPruneLines + finding.restoredLines
+  return found > 0 ? finding : null
+}
+
+/** Parses JSONL lines and returns them as records when they continue the chain from `last`, else null. */
+function chainedTail(lines: string[], last: AuditRecord | null, hmacKey: Buffer | null): AuditRecord[] | null {
+  const records: AuditRecord[] = []
+  let previous = last
+  for (const text of lines) {
+    let record: AuditRecord
+    try {
+      record = JSON.parse(text) as AuditRecord
+    } catch {
+      return null
+    }
+    const expectedSeq = (previous?.seq ?? 0) + 1
+    const expectedPrev = previous?.hash ?? GENESIS_PREV_HASH
+    const { hash, hmac } = sealRecord(record, hmacKey)
+    const valid =
+      record.seq === expectedSeq &&
+      record.prevHash === expectedPrev &&
+      recordLine(record) === text &&
+      hash === record.hash &&
+      (!hmacKey || hmac === record.hmac)
+    if (!valid) return null
+    records.push(record)
+    previous = record
+  }
+  return records
+}

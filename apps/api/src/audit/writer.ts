@@ -1,0 +1,187 @@
+import type { AuditInput, AuditRecord } from '../types.js'
+import { SEVERITIES } from '../types.js'
+import { recordLine, sealRecord, toJsonValue } from './canonical.js'
+import type { JsonlAppender } from './jsonl.js'
+import type { AuditStore, CheckpointRow } from './store.js'
+
+interface Pending {
+  input: AuditInput
+  resolve: (record: AuditRecord) => void
+  reject: (error: Error) => void
+}
+
+export interface WriterOptions {
+  store: AuditStore
+  jsonl: JsonlAppender
+  hmacKey: Buffer | null
+  groupCommitMs: number
+  maxBatch: number
+  /** The last committed record, null for an empty log. */
+  last: AuditRecord | null
+  /** Returns a signed checkpoint of the record when one is due after this batch, else null. */
+  checkpointFor: (last: AuditRecord) => CheckpointRow | null
+  /** Called after each commit with the batch, in seq order. */
+  onCommit: (records: AuditRecord[], checkpoint: CheckpointRow | null) => void
+}
+
+/**
+ * Validates an input and returns the fields a record takes from it, with
+ * metadata turned into plain JSON data.
+ */
+export function normalizeInput(input: AuditInput): Omit<AuditRecord, 'seq' | 'time' | 'prevHash' | 'hash' | 'hmac'> {
+  if (!input || typeof input.type !== 'string' || input.type === '') {
+    throw new TypeError(`audit input type ${JSON.stringify(input?.type)} is invalid; pass a non-empty string such as SERVICE_STARTED`)
+  }
+  if (!SEVERITIES.includes(input.severity)) {
+    throw new TypeError(`audit input severity ${JSON.stringify(input.severity)} is invalid; use one of ${SEVERITIES.join(', ')}`)
+  }
+  if (typeof input.description !== 'string') {
+    throw new TypeError(`audit input description ${JSON.stringify(input.description)} is invalid; pass a string`)
+  }
+  if (input.pid != null && !Number.isInteger(input.pid)) {
+    throw new TypeError(`audit input pid ${JSON.stringify(input.pid)} is invalid; pass an integer or null`)
+  }
+  const metadata = toJsonValue(input.metadata ?? {})
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new TypeError('audit input metadata is invalid; pass a plain object')
+  }
+  return {
+    service: input.service ?? null,
+    pid: input.pid ?? null,
+    type: input.type,
+    severity: input.severity,
+    description: input.description,
+    metadata,
+    actor: input.actor ?? null,
+  }
+}
+
+/**
+ * Group commit: appends wait in a queue; one batch at a time takes up to
+ * maxBatch of them, seals them into the chain, writes their JSONL lines with
+ * one write and one fdatasync, inserts them in one SQLite transaction, and
+ * only then resolves their promises. The JSONL goes first, so a record in
+ * the database is always durable in the JSONL, and a crash can only leave
+ * the JSONL ahead of the database (open() rolls those lines forward).
+ *
+ * Other work that must not interleave with a batch (checkpoints on a timer,
+ * pruning, close) runs through `exclusive`.
+ */
+export class GroupCommitWriter {
+  private queue: Pending[] = []
+  private chain: Promise<unknown> = Promise.resolve()
+  private flushQueued = false
+  private timer: NodeJS.Timeout | null = null
+  private failure: Error | null = null
+  /** Sizes of the committed batches, which tests read to see grouping. */
+  readonly batchSizes: number[] = []
+  last: AuditRecord | null
+
+  constructor(private readonly options: WriterOptions) {
+    this.last = options.last
+  }
+
+  enqueue(input: AuditInput): Promise<AuditRecord> {
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject })
+      this.scheduleFlush()
+    })
+  }
+
+  /** Runs fn after every batch and task queued before it, and before any later one. */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const result = this.chain.then(fn)
+    this.chain = result.catch(() => undefined)
+    return result
+  }
+
+  /** Resolves once every append queued so far is committed or rejected. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+      this.flushQueued = false
+    }
+    while (this.queue.length > 0) await this.exclusive(() => this.commitBatch())
+    await this.exclusive(() => undefined)
+  }
+
+  /** Stops accepting appends: every later append rejects with this error. */
+  fail(error: Error): void {
+    this.failure = error
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    // Waiting groupCommitMs lets concurrent appends join the batch; a batch
+    // that starts while another one syncs needs no wait.
+    this.timer = setTimeout(() => {
+      this.timer = null
+      void this.exclusive(() => this.commitBatch())
+    }, this.options.groupCommitMs)
+  }
+
+  private async commitBatch(): Promise<void> {
+    this.flushQueued = false
+    const batch = this.queue.splice(0, this.options.maxBatch)
+    if (this.queue.length > 0) {
+      this.flushQueued = true
+      void this.exclusive(() => this.commitBatch())
+    }
+    if (batch.length === 0) return
+    if (this.failure) {
+      for (const pending of batch) pending.reject(this.failure)
+      return
+    }
+
+    const records: AuditRecord[] = []
+    const accepted: Pending[] = []
+    let previous = this.last
+    for (const pending of batch) {
+      let fields: ReturnType<typeof normalizeInput>
+      try {
+        fields = normalizeInput(pending.input)
+      } catch (error) {
+        pending.reject(error as Error)
+        continue
+      }
+      const unsealed = {
+        seq: (previous?.seq ?? 0) + 1,
+        time: new Date().toISOString(),
+        ...fields,
+        prevHash: previous?.hash ?? '0'.repeat(64),
+      }
+      const record: AuditRecord = { ...unsealed, ...sealRecord(unsealed, this.options.hmacKey) }
+      records.push(record)
+      accepted.push(pending)
+      previous = record
+    }
+    if (records.length === 0) return
+
+    const data = Buffer.from(records.map((record) => `${recordLine(record)}\n`).join(''), 'utf8')
+    const checkpoint = this.options.checkpointFor(previous!)
+    try {
+      await this.options.jsonl.append(data)
+      this.options.store.insertBatch(records, checkpoint)
+    } catch (error) {
+      const cause = error as Error
+      try {
+        this.options.jsonl.rollback()
+      } catch (rollbackError) {
+        // The JSONL may now hold lines the database lacks; stop appending so
+        // no later record links to them, and let the next open reconcile.
+        this.fail(new Error(`audit log stopped: cutting the JSONL back after a failed batch failed: ${(rollbackError as Error).message}; restart to recover`, { cause: rollbackError }))
+      }
+      const failure = new Error(`audit batch of ${records.length} records (seq ${records[0]!.seq} to ${previous!.seq}) failed: ${cause.message}`, { cause })
+      for (const pending of accepted) pending.reject(failure)
+      return
+    }
+    this.options.jsonl.commit(data.length)
+    this.last = previous
+    this.batchSizes.push(records.length)
+    records.forEach((record, index) => accepted[index]!.resolve(record))
+    this.options.onCommit(records, checkpoint)
+  }
+}
