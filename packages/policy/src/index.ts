@@ -1,2 +1,15 @@
 export type * from './launch-spec.js'
 export type * from './profile.js'
+export type * from './config.js'
+export { parseConfig, loadConfigFile, formatError, type ParseResult } from './parse/config.js'
+export { parseSize, SIZE_UNITS, type SizeResult } from './size.js'
+export { DEFAULTS } from './defaults.js'
+export { CAPABILITIES, CAP_LAST_CAP, canonicalCapability, capabilityName, capabilityNumber } from './tables/capabilities.js'
+export { SYSCALLS_X86_64, SYSCALLS_AARCH64 } from './tables/syscalls.js'
+export { ERRNO } from './tables/errno.js'
+export {
+  DEFAULT_DENIED_SYSCALLS,
+  ARGUMENT_CHECKED_SYSCALLS,
+  OPT_IN_SYSCALLS,
+  WATCHED_SYSCALLS,
+} from './seccomp/syscall-sets.js'

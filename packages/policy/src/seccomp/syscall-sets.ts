@@ -1,0 +1,53 @@
+// Which syscalls every filter denies, which a profile may opt back into, and
+// which are reported to the supervisor. Validation and the BPF compiler both
+// read these lists, so a profile can never name a rule the filter ignores.
+
+import { SYSCALLS_AARCH64, SYSCALLS_X86_64 } from '../tables/syscalls.js'
+
+/**
+ * Denied as whole syscalls even when a profile names nothing. Each either
+ * changes the kernel or the host (modules, kexec, mounts, clocks, swap,
+ * reboot), widens the attack surface far beyond what a service needs (bpf,
+ * io_uring, userfaultfd, keyrings, perf), escapes the namespaces (unshare,
+ * setns, open_by_handle_at) or inspects other processes (ptrace,
+ * process_vm_*). Names missing from one architecture's table are skipped for
+ * that architecture.
+ */
+export const DEFAULT_DENIED_SYSCALLS: readonly string[] = [
+  'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'create_module',
+  'bpf', 'perf_event_open', 'userfaultfd', 'keyctl', 'add_key', 'request_key',
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  'unshare', 'setns', 'mount', 'umount2', 'pivot_root',
+  'fsopen', 'fsconfig', 'fsmount', 'fspick', 'open_tree', 'open_tree_attr', 'move_mount', 'mount_setattr',
+  'ptrace', 'process_vm_readv', 'process_vm_writev',
+  'acct', 'swapon', 'swapoff', 'reboot', 'settimeofday', 'clock_settime', 'adjtimex', 'clock_adjtime',
+  'syslog', 'vhangup', 'quotactl', 'quotactl_fd', 'lookup_dcookie', 'iopl', 'ioperm',
+  'open_by_handle_at', 'name_to_handle_at', 'nfsservctl', 'uselib', 'sysfs', '_sysctl',
+]
+
+/**
+ * Syscalls the filter checks by argument instead of denying outright:
+ * clone (CLONE_NEW* flags), clone3 (always ENOSYS so libc falls back to
+ * clone, whose flags BPF can read), ioctl (TIOCSTI, TIOCLINUX), socket (raw,
+ * packet, unix and most netlink families) and personality (only the default
+ * persona). Listing them under `allowed` is accepted and changes nothing,
+ * except for the opt-ins below.
+ */
+export const ARGUMENT_CHECKED_SYSCALLS: readonly string[] = ['clone', 'clone3', 'ioctl', 'socket', 'personality']
+
+/**
+ * The only default denials a profile may lift with `syscalls.allowed`, and
+ * what each lifts. Each still needs a capability or a same-uid target in the
+ * sandbox's own PID namespace to do harm, so opting in stays narrow:
+ * - ptrace: debuggers and crash reporters tracing the service's own processes;
+ * - personality: any persona, for programs that turn off address randomisation;
+ * - socket: SOCK_RAW and AF_PACKET sockets, which the kernel still grants only
+ *   with CAP_NET_RAW.
+ */
+export const OPT_IN_SYSCALLS: readonly string[] = ['ptrace', 'personality', 'socket']
+
+/** Reported to the supervisor with their arguments, then allowed, in enforce and permissive mode. */
+export const WATCHED_SYSCALLS: readonly string[] = ['execve', 'execveat', 'connect', 'bind']
+
+/** Every syscall name in either table. */
+export const KNOWN_SYSCALL_NAMES: ReadonlySet<string> = new Set([...Object.keys(SYSCALLS_X86_64), ...Object.keys(SYSCALLS_AARCH64)])
