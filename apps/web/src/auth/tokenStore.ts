@@ -6,7 +6,7 @@ const storageKey = 'blackhole.token'
 
 export interface TokenSnapshot {
   token: string | null
-  /** Why the session ended, shown on the login form (such as a 401 message). */
+  /** Reason the session ended, shown on the login form (such as a 401 message). */
   notice: string | null
 }
 

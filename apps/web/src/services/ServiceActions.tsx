@@ -9,7 +9,7 @@ interface ActionSpec {
   tone: 'default' | 'warning' | 'danger'
   title: string
   description: string
-  /** The services states in which the button is offered. */
+  /** Service states in which the button is offered. */
   states: ServiceStatus['state'][]
 }
 

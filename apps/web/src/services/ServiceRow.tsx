@@ -13,7 +13,7 @@ export function ServiceRow({ service }: { service: ServiceStatus }) {
   const samples = useServiceMetrics(service.name)
   const latest = samples.at(-1)
   const live = service.state === 'running' || service.state === 'isolated'
-  const memoryLimit = latest?.memoryLimitBytes ?? undefined
+  const memoryLimit = latest?.memoryLimitBytes ?? null
 
   return (
     <>
@@ -48,7 +48,6 @@ export function ServiceRow({ service }: { service: ServiceStatus }) {
           </span>
           <Sparkline
             values={samples.map((sample) => sample.memoryBytes)}
-            max={memoryLimit}
             slots={metricsWindow}
             label={`Memory of ${service.name} over the last ${samples.length} seconds`}
           />

@@ -13,7 +13,7 @@ export interface ServiceActionResult {
 }
 
 /**
- * Runs POST /api/v1/services/:name/:action. The server answers once the
+ * Runs POST /api/v1/services/:name/:action. The server responds once the
  * action has completed, so the returned status replaces the cached one
  * before the list and the events are refetched.
  */

@@ -15,7 +15,7 @@ export interface StreamState {
   attempt: number
   /** When the next attempt starts, in milliseconds since the epoch. */
   retryAt: number | null
-  /** True while the tab is hidden and updates are held back. */
+  /** True while the tab is hidden and updates are queued. */
   paused: boolean
   /** Close code and reason of the last dropped connection. */
   lastClose: string | null
@@ -34,13 +34,16 @@ export interface StreamClientOptions {
 /** The server closes with this code when the auth message is missing or wrong. */
 export const authRejectedCode = 4401
 
+/** WebSocket.OPEN, spelled out because Node 20 (the test runner) has no global WebSocket. */
+const socketOpen = 1
+
 const allTopics = ['events', 'metrics', 'services']
 const hiddenTopics = ['events', 'services']
 
 /**
  * A WebSocket client for /api/v1/stream. It sends the auth message first,
  * reconnects with exponential backoff after any close other than an auth
- * rejection, and while paused it unsubscribes from metrics and holds other
+ * rejection, and while paused it unsubscribes from metrics and queues other
  * messages until resume.
  */
 export class StreamClient {
@@ -75,7 +78,7 @@ export class StreamClient {
     this.update({ status: 'closed', retryAt: null })
   }
 
-  /** Holds back updates (and drops metrics) while `paused` is true. */
+  /** Queues updates and unsubscribes from metrics while `paused` is true. */
   setPaused(paused: boolean): void {
     if (paused === this.state.paused) return
     this.update({ paused })
@@ -151,7 +154,7 @@ export class StreamClient {
 
   private sendSubscribe(): void {
     const socket = this.socket
-    if (socket === null || socket.readyState !== WebSocket.OPEN) return
+    if (socket === null || socket.readyState !== socketOpen) return
     const topics = this.state.paused ? hiddenTopics : allTopics
     socket.send(JSON.stringify({ type: 'subscribe', topics }))
   }

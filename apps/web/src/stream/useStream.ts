@@ -14,7 +14,7 @@ const initialState: StreamState = {
 
 /**
  * Keeps one WebSocket to /api/v1/stream open while `token` is set, feeds
- * its messages into the query cache, holds updates back while the tab is
+ * its messages into the query cache, defers updates while the tab is
  * hidden, and returns the connection state.
  */
 export function useStream(token: string | null): StreamState {

@@ -1,8 +1,8 @@
 export interface SparklineProps {
   values: number[]
-  /** The top of the scale; defaults to the largest value. */
+  /** The top of the scale; defaults to the largest value plus a quarter. */
   max?: number
-  /** Slots on the x axis, so a short series starts at the left edge. */
+  /** Positions on the x axis; a shorter series ends at the right edge. */
   slots: number
   label: string
 }
@@ -10,13 +10,17 @@ export interface SparklineProps {
 const width = 80
 const height = 20
 
-/** A small line chart of the last values, drawn as one SVG polyline. */
+/**
+ * A small line chart of the last values, drawn as one SVG polyline. The
+ * newest value sits at the right edge, so the line grows from the right.
+ */
 export function Sparkline({ values, max, slots, label }: SparklineProps) {
-  const top = Math.max(max ?? 0, ...values, Number.EPSILON)
+  const top = Math.max(max ?? Math.max(...values) * 1.25, ...values, Number.EPSILON)
   const step = width / Math.max(1, slots - 1)
+  const offset = Math.max(0, slots - values.length)
   const points = values
     .map((value, i) => {
-      const x = i * step
+      const x = (offset + i) * step
       const y = height - (Math.max(0, value) / top) * (height - 2) - 1
       return `${x.toFixed(1)},${y.toFixed(1)}`
     })
@@ -30,6 +34,7 @@ export function Sparkline({ values, max, slots, label }: SparklineProps) {
       role="img"
       aria-label={label}
     >
+      <rect className="sparkline-area" width={width} height={height} rx={3} />
       {values.length > 1 ? <polyline points={points} /> : null}
     </svg>
   )
