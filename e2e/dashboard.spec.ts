@@ -1,0 +1,125 @@
+import { expect, test, type Page } from '@playwright/test'
+import { e2eServer } from './server.js'
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(e2eServer().url)
+  await page.getByLabel('API token').fill(token)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+function serviceRow(page: Page, name: string) {
+  return page.locator(`tr[data-service="${name}"]`)
+}
+
+function serviceState(page: Page, name: string) {
+  return serviceRow(page, name).getByTestId('state-badge')
+}
+
+/** Rows of the events feed with `type` for `service`. */
+function eventRows(page: Page, type: string, service: string) {
+  return page
+    .getByRole('table', { name: 'Audit events, newest first' })
+    .getByRole('row')
+    .filter({ has: page.getByRole('cell', { name: type, exact: true }) })
+    .filter({ has: page.getByRole('cell', { name: service, exact: true }) })
+}
+
+/** Opens the action's dialog, confirms it and waits for the dialog to close. */
+async function confirmAction(page: Page, action: string, service: string): Promise<void> {
+  await page.getByRole('button', { name: `${action} ${service}` }).click()
+  const dialog = page.getByRole('dialog', { name: `${action} ${service}?` })
+  await expect(dialog).toBeVisible()
+  await dialog.getByRole('button', { name: action, exact: true }).click()
+  await expect(dialog).toBeHidden()
+}
+
+test.describe.configure({ mode: 'serial' })
+
+test('login rejects a wrong token', async ({ page, request }) => {
+  const { url } = e2eServer()
+  const response = await request.get(`${url}/api/v1/host`, {
+    headers: { authorization: 'Bearer not-the-token' },
+  })
+  expect(response.status()).toBe(401)
+  const body = (await response.json()) as { error: string; message: string }
+
+  await signIn(page, 'not-the-token')
+  await expect(page.getByRole('alert')).toHaveText(body.message)
+  await expect(page.getByLabel('API token')).toBeVisible()
+  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
+  expect(stored).toBeNull()
+})
+
+test('login and logout keep the token per tab', async ({ page }) => {
+  const { token } = e2eServer()
+  await signIn(page, token)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  await expect(page.getByTestId('connection-status')).toHaveText('Live')
+  await expect(page.getByLabel('Host facts')).toBeVisible()
+
+  await page.reload()
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await expect(page.getByLabel('API token')).toBeVisible()
+  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
+  expect(stored).toBeNull()
+})
+
+test('services show state and live metrics', async ({ page }) => {
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'identity')).toHaveText('running')
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+  await expect(serviceRow(page, 'identity').locator('td[data-label="PID"]')).toHaveText(/^\d+$/)
+  // Memory appears once the first `metrics` message arrives on the socket.
+  await expect(serviceRow(page, 'storage').locator('td[data-label="Memory"] .numeric')).toHaveText(/\d (B|KiB|MiB|GiB)/)
+  await expect(serviceRow(page, 'storage').locator('td[data-label="CPU"] .numeric')).toHaveText(/\d %/)
+})
+
+test('isolate and resume storage', async ({ page }) => {
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+
+  await confirmAction(page, 'Isolate', 'storage')
+  await expect(serviceState(page, 'storage')).toHaveText('isolated')
+  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Isolated: now isolated')
+  await expect(eventRows(page, 'SERVICE_ISOLATED', 'storage').first()).toBeVisible()
+
+  await confirmAction(page, 'Resume', 'storage')
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Resumed: now running')
+  await expect(eventRows(page, 'SERVICE_RESUMED', 'storage').first()).toBeVisible()
+})
+
+test('terminate identity after typing its name', async ({ page }) => {
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'identity')).toHaveText('running')
+
+  await page.getByRole('button', { name: 'Terminate identity' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Terminate identity?' })
+  const confirm = dialog.getByRole('button', { name: 'Terminate', exact: true })
+  const nameField = dialog.getByLabel('Type identity to confirm')
+  await expect(confirm).toBeDisabled()
+  await nameField.fill('identit')
+  await expect(confirm).toBeDisabled()
+  await nameField.fill('identity')
+  await expect(confirm).toBeEnabled()
+  await confirm.click()
+
+  await expect(serviceState(page, 'identity')).toHaveText('stopped')
+  await expect(serviceRow(page, 'identity').getByTestId('action-result')).toHaveText('Terminated: now stopped')
+  await expect(eventRows(page, 'SERVICE_TERMINATED', 'identity').first()).toBeVisible()
+  await expect(eventRows(page, 'SERVICE_EXITED', 'identity').first()).toBeVisible()
+  // The other service is untouched.
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+})
+
+test('start identity again', async ({ page }) => {
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'identity')).toHaveText('stopped')
+  await expect(serviceRow(page, 'identity').getByRole('button', { name: 'Terminate identity' })).toHaveCount(0)
+
+  await confirmAction(page, 'Start', 'identity')
+  await expect(serviceState(page, 'identity')).toHaveText('running')
+  await expect(eventRows(page, 'SERVICE_STARTED', 'identity').first()).toBeVisible()
+})
