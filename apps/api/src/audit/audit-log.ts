@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { AuditInput, AuditRecord } from '../types.js'
@@ -86,6 +86,8 @@ export class AuditLog {
     if (!(groupCommitMs >= 0)) throw new RangeError(`AuditLog option groupCommitMs is ${groupCommitMs}; use 0 or more`)
     const hmacKey = options.hmacKey ?? null
 
+    mkdirSync(dirname(options.jsonlPath), { recursive: true, mode: 0o750 })
+    mkdirSync(dirname(options.dbPath), { recursive: true, mode: 0o750 })
     const lockPath = `${options.jsonlPath}.lock`
     takeLock(lockPath)
     let db: Database.Database | null = null

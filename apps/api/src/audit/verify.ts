@@ -56,6 +56,8 @@ export interface VerifyReport {
   firstBad: VerifyProblem | null
   /** Up to MAX_PROBLEMS problems, in the order found. */
   problems: VerifyProblem[]
+  /** Number of problems found, including those left out of `problems`. */
+  problemCount: number
   crash: CrashFinding | null
   lastCheckpoint: CheckpointSummary | null
   /** Checks that could not run, such as the HMAC without its key. */
@@ -120,6 +122,7 @@ class Verifier {
     restoredLines: 0,
     repaired: false,
   }
+  private problemCount = 0
   private jsonlIndex = 0
   private jsonlDone = false
 
@@ -155,7 +158,6 @@ class Verifier {
       this.checkRecord(record, previous)
       this.compareJsonl(record)
       previous = record
-      if (this.problems.length >= MAX_PROBLEMS) break
     }
     if (!first) this.report(1, 'deleted', 'the database holds no audit records, not even the genesis record')
     this.checkJsonlTail(previous)
@@ -169,19 +171,26 @@ class Verifier {
     )
     return {
       ok: this.problems.length === 0,
-      records: this.problems.length >= MAX_PROBLEMS ? this.store.count() : records,
+      records,
       firstSeq: first?.seq ?? null,
       lastSeq: previous?.seq ?? null,
       firstBad,
       problems: this.problems,
+      problemCount: this.problemCount,
       crash: crashFound ? crash : null,
       lastCheckpoint,
       notes: this.notes,
     }
   }
 
-  private report(seq: number, kind: ProblemKind, message: string): void {
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ seq, kind, message })
+  /**
+   * Records a problem. The record walk may fill all but the last ten
+   * places, so that checkpoint findings still show after a rewritten chain.
+   */
+  private report(seq: number, kind: ProblemKind, message: string, reserved = false): void {
+    this.problemCount += 1
+    const limit = reserved ? MAX_PROBLEMS : MAX_PROBLEMS - 10
+    if (this.problems.length < limit) this.problems.push({ seq, kind, message })
   }
 
   private loadExternal(): void {
@@ -191,7 +200,7 @@ class Verifier {
     const externalKey = parsePublicKey(this.external.publicKey, 'the external checkpoint file')
     const externalText = publicKeyText(externalKey)
     if (this.trustedKeyText !== null && this.trustedKeyText !== externalText) {
-      this.report(1, 'rekeyed', 'the checkpoint key in keyDir differs from the one in the external checkpoint file: keyDir was replaced')
+      this.report(1, 'rekeyed', 'the checkpoint key in keyDir differs from the one in the external checkpoint file: keyDir was replaced', true)
     }
     // The copy kept off the host is the stronger anchor, so it wins.
     this.trustedKey = externalKey
@@ -315,7 +324,7 @@ class Verifier {
   private checkJsonlTail(last: AuditRecord | null): void {
     const { lines, tornTail } = this.inputs.jsonl
     this.crash.tornTailBytes = Buffer.byteLength(tornTail)
-    if (this.jsonlDone || this.problems.length >= MAX_PROBLEMS) return
+    if (this.jsonlDone) return
     let previous = last
     for (let index = this.jsonlIndex; index < lines.length; index += 1) {
       const record = parseLine(lines[index]!.text)
@@ -366,27 +375,27 @@ class Verifier {
       return false
     }
     if (checkpoint.publicKey !== undefined && checkpoint.publicKey !== this.trustedKeyText) {
-      this.report(checkpoint.seq, 'rekeyed', `${where} was signed by a key other than the trusted one`)
+      this.report(checkpoint.seq, 'rekeyed', `${where} was signed by a key other than the trusted one`, true)
       return false
     }
     if (!checkCheckpointSignature(this.trustedKey, checkpoint)) {
-      this.report(checkpoint.seq, 'rekeyed', `${where} has a signature that the trusted key does not verify`)
+      this.report(checkpoint.seq, 'rekeyed', `${where} has a signature that the trusted key does not verify`, true)
       return false
     }
     if (checkpoint.seq > lastSeq) {
-      this.report(lastSeq + 1, 'truncated', `${where} is beyond the last record ${lastSeq}: records ${lastSeq + 1} to ${checkpoint.seq} or more were cut off`)
+      this.report(lastSeq + 1, 'truncated', `${where} is beyond the last record ${lastSeq}: records ${lastSeq + 1} to ${checkpoint.seq} or more were cut off`, true)
       return true
     }
     const hash = this.hashAt.get(checkpoint.seq)
     if (hash === undefined) {
       const pruned = checkpoint.seq > 1 && checkpoint.seq <= this.prunedThrough
       if (!pruned && checkpoint.seq >= firstSeq) {
-        this.report(checkpoint.seq, 'deleted', `${where} names a record that is missing`)
+        this.report(checkpoint.seq, 'deleted', `${where} names a record that is missing`, true)
       }
       return true
     }
     if (hash !== checkpoint.hash) {
-      this.report(checkpoint.seq, 'edited', `${where} signs a hash other than the record's: the chain was rewritten from here or before`)
+      this.report(checkpoint.seq, 'edited', `${where} signs a hash other than the record's: the chain was rewritten from here or before`, true)
     }
     return true
   }
@@ -435,7 +444,7 @@ export function formatVerifyReport(report: VerifyReport): string {
     if (problem === report.firstBad) continue
     lines.push(`  also: seq ${problem.seq} (${problem.kind}): ${problem.message}`)
   }
-  if (report.problems.length > 20) lines.push(`  and ${report.problems.length - 20} more problems`)
+  if (report.problemCount > 20) lines.push(`  and ${report.problemCount - 20} more problems`)
   if (report.crash) {
     const crash = report.crash
     const parts = [
