@@ -33,24 +33,28 @@ export function ServiceRow({ service }: { service: ServiceStatus }) {
           {service.uid ?? '–'}
         </td>
         <td data-label="CPU" className="metric">
-          <span className="numeric">{live && latest ? formatPercent(latest.cpuPercent) : '–'}</span>
-          <Sparkline
-            values={samples.map((sample) => sample.cpuPercent)}
-            max={100}
-            slots={metricsWindow}
-            label={`CPU of ${service.name} over the last ${samples.length} seconds`}
-          />
+          <span className="numeric metric-cpu">{live && latest ? formatPercent(latest.cpuPercent) : '–'}</span>
+          {live ? (
+            <Sparkline
+              values={samples.map((sample) => sample.cpuPercent)}
+              minScale={10}
+              slots={metricsWindow}
+              label={`CPU of ${service.name} over the last ${samples.length} seconds`}
+            />
+          ) : null}
         </td>
         <td data-label="Memory" className="metric">
-          <span className="numeric">
+          <span className="numeric metric-memory">
             {live && latest ? formatBytes(latest.memoryBytes) : '–'}
             {live && memoryLimit ? <span className="muted"> / {formatBytes(memoryLimit)}</span> : null}
           </span>
-          <Sparkline
-            values={samples.map((sample) => sample.memoryBytes)}
-            slots={metricsWindow}
-            label={`Memory of ${service.name} over the last ${samples.length} seconds`}
-          />
+          {live ? (
+            <Sparkline
+              values={samples.map((sample) => sample.memoryBytes)}
+              slots={metricsWindow}
+              label={`Memory of ${service.name} over the last ${samples.length} seconds`}
+            />
+          ) : null}
         </td>
         <td data-label="Actions">
           <ServiceActions service={service} />

@@ -1,7 +1,10 @@
 export interface SparklineProps {
   values: number[]
-  /** The top of the scale; defaults to the largest value plus a quarter. */
-  max?: number
+  /**
+   * Lowest top of the scale, so near-idle noise stays flat. The top is the
+   * larger of this and 1.25 times the largest value.
+   */
+  minScale?: number
   /** Positions on the x axis; a shorter series ends at the right edge. */
   slots: number
   label: string
@@ -14,8 +17,8 @@ const height = 20
  * A small line chart of the last values, drawn as one SVG polyline. The
  * newest value sits at the right edge, so the line grows from the right.
  */
-export function Sparkline({ values, max, slots, label }: SparklineProps) {
-  const top = Math.max(max ?? Math.max(...values) * 1.25, ...values, Number.EPSILON)
+export function Sparkline({ values, minScale = 0, slots, label }: SparklineProps) {
+  const top = Math.max(minScale, Math.max(...values) * 1.25, Number.EPSILON)
   const step = width / Math.max(1, slots - 1)
   const offset = Math.max(0, slots - values.length)
   const points = values
