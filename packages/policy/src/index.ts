@@ -13,3 +13,18 @@ export {
   OPT_IN_SYSCALLS,
   WATCHED_SYSCALLS,
 } from './seccomp/syscall-sets.js'
+export { resolveIdentity, dynamicId, DYNAMIC_ID_BASE, DYNAMIC_ID_COUNT, type Identity } from './identity.js'
+export {
+  BPF,
+  BPF_MAX_INSTRUCTIONS,
+  SECCOMP_RET,
+  SECCOMP_DATA,
+  ProgramBuilder,
+  encodeProgram,
+  decodeProgram,
+  runFilter,
+  describeReturn,
+  type Instruction,
+  type SeccompData,
+} from './seccomp/bpf.js'
+export { compileSeccomp, AUDIT_ARCH, X32_SYSCALL_BIT, type Arch, type CompiledSeccomp, type NotifyAction } from './seccomp/compile.js'
