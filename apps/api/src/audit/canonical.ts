@@ -52,36 +52,44 @@ export function toJsonValue<T>(value: T): T {
 export type HashedFields = Omit<AuditRecord, 'hash' | 'hmac'>
 
 /**
+ * Writes the canonical JSON of a record's fields in sorted key order, with
+ * `hash` and `hmac` when given. The key set is fixed, so a template is
+ * about three times faster than the general canonicalJson on the append
+ * path; a unit test checks that both produce the same text.
+ */
+function recordJson(record: HashedFields, metadataJson: string, seal: { hash: string; hmac: string | null } | null): string {
+  const sealed = seal ? `"hash":${JSON.stringify(seal.hash)},"hmac":${JSON.stringify(seal.hmac)},` : ''
+  return (
+    `{"actor":${JSON.stringify(record.actor)},"description":${JSON.stringify(record.description)},${sealed}` +
+    `"metadata":${metadataJson},"pid":${JSON.stringify(record.pid)},"prevHash":${JSON.stringify(record.prevHash)},` +
+    `"seq":${JSON.stringify(record.seq)},"service":${JSON.stringify(record.service)},` +
+    `"severity":${JSON.stringify(record.severity)},"time":${JSON.stringify(record.time)},"type":${JSON.stringify(record.type)}}`
+  )
+}
+
+/**
  * Returns the bytes that the hash and HMAC cover: the previous hash followed
  * by the canonical JSON of the record without `hash` and `hmac`, as UTF-8.
  */
-export function hashedBytes(record: HashedFields): Buffer {
-  const body: HashedFields = {
-    seq: record.seq,
-    time: record.time,
-    service: record.service,
-    pid: record.pid,
-    type: record.type,
-    severity: record.severity,
-    description: record.description,
-    metadata: record.metadata,
-    actor: record.actor,
-    prevHash: record.prevHash,
-  }
-  return Buffer.from(record.prevHash + canonicalJson(body), 'utf8')
+export function hashedBytes(record: HashedFields, metadataJson = canonicalJson(record.metadata)): Buffer {
+  return Buffer.from(record.prevHash + recordJson(record, metadataJson, null), 'utf8')
 }
 
 /** Computes the SHA-256 hex hash and, with a key, the HMAC-SHA-256 hex of a record. */
-export function sealRecord(record: HashedFields, hmacKey: Buffer | null): { hash: string; hmac: string | null } {
-  const bytes = hashedBytes(record)
+export function sealRecord(
+  record: HashedFields,
+  hmacKey: Buffer | null,
+  metadataJson = canonicalJson(record.metadata),
+): { hash: string; hmac: string | null } {
+  const bytes = hashedBytes(record, metadataJson)
   const hash = createHash('sha256').update(bytes).digest('hex')
   const hmac = hmacKey ? createHmac('sha256', hmacKey).update(bytes).digest('hex') : null
   return { hash, hmac }
 }
 
 /** Returns the JSONL line of a record: its canonical JSON, with hash and hmac, and no newline. */
-export function recordLine(record: AuditRecord): string {
-  return canonicalJson(record)
+export function recordLine(record: AuditRecord, metadataJson = canonicalJson(record.metadata)): string {
+  return recordJson(record, metadataJson, { hash: record.hash, hmac: record.hmac })
 }
 
 /** Returns the SHA-256 hex fingerprint of an HMAC key, or null without a key. */

@@ -2,7 +2,7 @@ import type { AuditRecord } from '../types.js'
 import { GENESIS_PREV_HASH, recordLine, sealRecord } from './canonical.js'
 import { appendAndSync, readJsonl, replaceFile, truncateFile } from './jsonl.js'
 import { lineSeq } from './retention.js'
-import type { AuditStore } from './store.js'
+import { recordToRow, rowToRecord, type AuditStore } from './store.js'
 import type { CrashFinding } from './verify.js'
 
 /**
@@ -63,7 +63,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
         `${jsonlPath} has ${count} records past the database's last record ${dbLastSeq} that do not continue its chain; run blackhole audit verify before starting`,
       )
     }
-    store.insertBatch(records, null)
+    store.insertBatch(records.map((record) => recordToRow(record)), null)
     finding.uncommittedLines = records.length
   } else if (jsonlLastSeq < dbLastSeq) {
     if (jsonlLastSeq > 0 && store.recordAt(jsonlLastSeq) && recordLine(store.recordAt(jsonlLastSeq)!) !== lastLine!.text) {
@@ -73,8 +73,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
     }
     const lines: string[] = []
     for (const row of store.iterateRows(jsonlLastSeq + 1)) {
-      const record = { ...row, metadata: JSON.parse(row.metadata) as Record<string, unknown> } as AuditRecord
-      lines.push(`${recordLine(record)}\n`)
+      lines.push(`${recordLine(rowToRecord(row), row.metadata)}\n`)
     }
     appendAndSync(jsonlPath, lines.join(''))
     finding.restoredLines = lines.length

@@ -64,8 +64,8 @@ export function rowToRecord(row: AuditEventRow): AuditRecord {
   }
 }
 
-function recordToRow(record: AuditRecord): AuditEventRow {
-  return { ...record, metadata: canonicalJson(record.metadata) }
+export function recordToRow(record: AuditRecord, metadataJson = canonicalJson(record.metadata)): AuditEventRow {
+  return { ...record, metadata: metadataJson }
 }
 
 /**
@@ -104,10 +104,10 @@ export class AuditStore {
     this.deleteThrough = db.prepare(`DELETE FROM AuditEvent WHERE seq > 1 AND seq <= ?`)
   }
 
-  /** Inserts the records, and a checkpoint when given, in one transaction. */
-  insertBatch(records: AuditRecord[], checkpoint: CheckpointRow | null): void {
+  /** Inserts the rows, and a checkpoint when given, in one transaction. */
+  insertBatch(rows: AuditEventRow[], checkpoint: CheckpointRow | null): void {
     this.db.transaction(() => {
-      for (const record of records) this.insertEvent.run(recordToRow(record))
+      for (const row of rows) this.insertEvent.run(row)
       if (checkpoint) this.insertCheckpointStatement.run(checkpoint)
     })()
   }

@@ -155,8 +155,8 @@ class Verifier {
       }
       if (wanted.has(record.seq)) this.hashAt.set(record.seq, record.hash)
       if (!first) first = record
-      this.checkRecord(record, previous)
-      this.compareJsonl(record)
+      this.checkRecord(record, previous, row.metadata)
+      this.compareJsonl(record, row.metadata)
       previous = record
     }
     if (!first) this.report(1, 'deleted', 'the database holds no audit records, not even the genesis record')
@@ -207,9 +207,14 @@ class Verifier {
     this.trustedKeyText = externalText
   }
 
-  private checkRecord(record: AuditRecord, previous: AuditRecord | null): void {
+  /**
+   * Checks one record. metadataJson is the stored text: it was written in
+   * canonical form, so hashing it as stored also catches a rewrite that
+   * only changed its formatting.
+   */
+  private checkRecord(record: AuditRecord, previous: AuditRecord | null, metadataJson: string): void {
     if (!previous) {
-      this.checkGenesis(record)
+      this.checkGenesis(record, metadataJson)
       return
     }
     const expectedSeq = previous.seq + 1
@@ -238,11 +243,11 @@ class Verifier {
       }
       return
     }
-    this.checkSeal(record)
+    this.checkSeal(record, metadataJson)
   }
 
-  private checkSeal(record: AuditRecord): boolean {
-    const { hash, hmac } = sealRecord(record, this.hmacKey)
+  private checkSeal(record: AuditRecord, metadataJson: string): boolean {
+    const { hash, hmac } = sealRecord(record, this.hmacKey, metadataJson)
     if (hash !== record.hash) {
       this.report(record.seq, 'edited', `record ${record.seq} does not match its hash: a field was changed`)
       return false
@@ -254,7 +259,7 @@ class Verifier {
     return true
   }
 
-  private checkGenesis(record: AuditRecord): void {
+  private checkGenesis(record: AuditRecord, metadataJson: string): void {
     if (record.seq !== 1 || record.type !== 'AUDIT_GENESIS') {
       this.report(1, 'deleted', `the first record is seq ${record.seq} of type ${record.type}; the genesis record (seq 1, AUDIT_GENESIS) is missing`)
       return
@@ -284,13 +289,13 @@ class Verifier {
       this.report(1, 'rekeyed', 'the genesis record names a checkpoint key other than the trusted one: the chain was rewritten with another key')
       return
     }
-    this.checkSeal(record)
+    this.checkSeal(record, metadataJson)
   }
 
-  private compareJsonl(record: AuditRecord): void {
+  private compareJsonl(record: AuditRecord, metadataJson: string): void {
     if (this.jsonlDone) return
     const { lines } = this.inputs.jsonl
-    const expected = recordLine(record)
+    const expected = recordLine(record, metadataJson)
     while (this.jsonlIndex < lines.length) {
       const line = lines[this.jsonlIndex]!
       if (line.text === expected) {

@@ -1,8 +1,8 @@
 import type { AuditInput, AuditRecord } from '../types.js'
 import { SEVERITIES } from '../types.js'
-import { recordLine, sealRecord, toJsonValue } from './canonical.js'
+import { canonicalJson, recordLine, sealRecord, toJsonValue } from './canonical.js'
 import type { JsonlAppender } from './jsonl.js'
-import type { AuditStore, CheckpointRow } from './store.js'
+import { recordToRow, type AuditEventRow, type AuditStore, type CheckpointRow } from './store.js'
 
 interface Pending {
   input: AuditInput
@@ -137,6 +137,8 @@ export class GroupCommitWriter {
     }
 
     const records: AuditRecord[] = []
+    const rows: AuditEventRow[] = []
+    const lines: string[] = []
     const accepted: Pending[] = []
     let previous = this.last
     for (const pending of batch) {
@@ -153,18 +155,21 @@ export class GroupCommitWriter {
         ...fields,
         prevHash: previous?.hash ?? '0'.repeat(64),
       }
-      const record: AuditRecord = { ...unsealed, ...sealRecord(unsealed, this.options.hmacKey) }
+      const metadataJson = canonicalJson(fields.metadata)
+      const record: AuditRecord = { ...unsealed, ...sealRecord(unsealed, this.options.hmacKey, metadataJson) }
       records.push(record)
+      rows.push(recordToRow(record, metadataJson))
+      lines.push(recordLine(record, metadataJson), '\n')
       accepted.push(pending)
       previous = record
     }
     if (records.length === 0) return
 
-    const data = Buffer.from(records.map((record) => `${recordLine(record)}\n`).join(''), 'utf8')
+    const data = Buffer.from(lines.join(''), 'utf8')
     const checkpoint = this.options.checkpointFor(previous!)
     try {
       await this.options.jsonl.append(data)
-      this.options.store.insertBatch(records, checkpoint)
+      this.options.store.insertBatch(rows, checkpoint)
     } catch (error) {
       const cause = error as Error
       try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { canonicalJson, GENESIS_PREV_HASH, hashedBytes, sealRecord } from '../../src/audit/index.js'
-import { toJsonValue } from '../../src/audit/canonical.js'
+import { recordLine, toJsonValue } from '../../src/audit/canonical.js'
 
 const record = {
   seq: 7,
@@ -67,5 +67,18 @@ describe('sealRecord', () => {
     const second = sealRecord(record, Buffer.alloc(32, 2)).hmac
     expect(first).toMatch(/^[0-9a-f]{64}$/)
     expect(second).not.toBe(first)
+  })
+})
+
+describe('recordLine', () => {
+  it('equals the general canonical form', () => {
+    const sealed = { ...record, ...sealRecord(record, Buffer.alloc(32, 3)) }
+    expect(recordLine(sealed)).toBe(canonicalJson(sealed))
+    const unsealed = { ...record, service: null, pid: null, actor: 'rule:x', hash: 'ab', hmac: null }
+    expect(recordLine(unsealed)).toBe(canonicalJson(unsealed))
+  })
+
+  it('matches the hashed bytes without hash and hmac', () => {
+    expect(hashedBytes(record).toString('utf8')).toBe(record.prevHash + canonicalJson(record))
   })
 })
