@@ -1,0 +1,111 @@
+import { parseArgs } from 'node:util'
+import { ConfigError, openBlackhole } from '../server/app.js'
+import { formatError } from '@blackhole/policy'
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  isLoopback,
+  parseInteger,
+  UsageError,
+  type Output,
+} from './common.js'
+
+export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--data DIR] [--host ADDR] [--port N]
+
+Runs the supervisor, starts every service with autostart and serves the API
+and the dashboard.
+
+Options:
+  --config FILE  config with security_profiles and services
+                 (default: examples/blackhole.yaml in this checkout)
+  --data DIR     data folder for the database, audit log and keys, created
+                 with mode 0700 (default: ./data)
+  --host ADDR    loopback address to listen on (default: ${DEFAULT_HOST})
+  --port N       TCP port to listen on, 0 for any free port (default: ${DEFAULT_PORT})
+  -h, --help     show this help
+
+On the first start an admin token is printed once; set BLACKHOLE_ADMIN_TOKEN
+to store that value instead. SIGINT or SIGTERM stops every service and exits;
+a second signal exits at once.`
+
+export async function serveCommand(args: string[], output: Output): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      data: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  if (values.help) {
+    output.out(SERVE_USAGE)
+    return 0
+  }
+  const host = values.host ?? DEFAULT_HOST
+  if (!isLoopback(host)) {
+    throw new UsageError(
+      `refusing to listen on non-loopback address "${host}": the API has no TLS yet, so use 127.0.0.1 or ::1 ` +
+        'and put a TLS-terminating proxy in front for remote access',
+      SERVE_USAGE,
+    )
+  }
+  const port = values.port === undefined ? DEFAULT_PORT : parseInteger('--port', values.port, 0, 65535, SERVE_USAGE)
+
+  let blackhole
+  try {
+    blackhole = await openBlackhole({
+      configPath: values.config ?? DEFAULT_CONFIG,
+      dataDir: values.data ?? DEFAULT_DATA_DIR,
+      adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
+      print: output.out,
+      logger: { level: process.env.BLACKHOLE_LOG_LEVEL ?? 'info' },
+    })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.errors) output.err(formatError(problem))
+      return 1
+    }
+    throw error
+  }
+
+  const { app } = blackhole
+  const stopped = new Promise<number>((resolve) => {
+    let signalled = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        output.err(`blackhole: second ${signal}, exiting without stopping the services`)
+        process.exit(1)
+      }
+      signalled = true
+      app.log.info({ signal }, 'stopping services and shutting down')
+      blackhole.close('supervisor').then(
+        () => resolve(0),
+        (error: unknown) => {
+          output.err(`blackhole: shutdown failed: ${(error as Error).message}`)
+          resolve(1)
+        },
+      )
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+
+  try {
+    await app.listen({ host, port })
+  } catch (error) {
+    output.err(`blackhole: cannot listen on ${host}:${port}: ${(error as Error).message}`)
+    await blackhole.close('supervisor')
+    return 1
+  }
+  const address = app.server.address()
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port
+  const shownHost = host.includes(':') ? `[${host}]` : host
+  output.out(`Blackhole listening on http://${shownHost}:${boundPort}`)
+  return stopped
+}

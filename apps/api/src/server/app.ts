@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { formatError, loadConfigFile, type Config, type PolicyError } from '@blackhole/policy'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { AuditLog, auditPaths } from '../audit/index.js'
+import { loadHmacKey } from '../audit/keys.js'
+import { openDatabase, type OpenedDatabase } from '../db/client.js'
+import { storeProfiles, type StoredProfile } from '../db/profiles.js'
+import { ensureAdminToken } from '../db/tokens.js'
+import { Supervisor } from '../sandbox/supervisor.js'
+import { buildServer } from './build.js'
+import { VERSION } from './routes.js'
+
+/** The dashboard build of this checkout (apps/web/dist), found from this file. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url))
+
+/** A config file that failed validation; `errors` holds every problem found. */
+export class ConfigError extends Error {
+  readonly errors: PolicyError[]
+
+  constructor(errors: PolicyError[]) {
+    super(errors.map(formatError).join('\n'))
+    this.name = 'ConfigError'
+    this.errors = errors
+  }
+}
+
+export interface BlackholeOptions {
+  configPath: string
+  dataDir: string
+  /** Stored as the admin token on the first start instead of a random one (BLACKHOLE_ADMIN_TOKEN). */
+  adminToken?: string
+  /** Receives the one-time admin token line on the first start. */
+  print?: (line: string) => void
+  logger?: FastifyServerOptions['logger']
+  /** Start every service with autostart (true by default). */
+  autostart?: boolean
+  /** The dashboard folder; DEFAULT_WEB_ROOT unless given, null for none. */
+  webRoot?: string | null
+  /** Time between SIGTERM and SIGKILL when stopping services, in milliseconds. */
+  graceMs?: number
+  /** Parent cgroup of the services (`blackhole` by default); tests use their own. */
+  cgroupRoot?: string
+}
+
+export interface Blackhole {
+  app: FastifyInstance
+  config: Config
+  configPath: string
+  database: OpenedDatabase
+  audit: AuditLog
+  supervisor: Supervisor
+  /** The profiles stored at this start and their current versions. */
+  profiles: StoredProfile[]
+  /** Stops the services, then closes the server, the audit log and the database. */
+  close(actor?: string): Promise<void>
+}
+
+async function loadConfig(configPath: string): Promise<{ config: Config; text: string }> {
+  const result = await loadConfigFile(configPath)
+  if (!result.ok) throw new ConfigError(result.errors)
+  const text = await readFile(configPath, 'utf8')
+  const sha256 = createHash('sha256').update(text, 'utf8').digest('hex')
+  if (sha256 !== result.config.sha256) {
+    throw new Error(`config file ${configPath} changed while it was read; start again`)
+  }
+  return { config: result.config, text }
+}
+
+/**
+ * Opens everything `blackhole serve` runs, in order: the config, the
+ * database with its migrations, the first admin token, the profile
+ * versions, the audit log, the supervisor and the HTTP server. It does not
+ * listen; the caller calls `app.listen`.
+ */
+export async function openBlackhole(options: BlackholeOptions): Promise<Blackhole> {
+  const configPath = resolve(options.configPath)
+  const dataDir = resolve(options.dataDir)
+  const { config, text } = await loadConfig(configPath)
+  const database = await openDatabase(dataDir)
+  let audit: AuditLog | null = null
+  let supervisor: Supervisor | null = null
+  let app: FastifyInstance | null = null
+  // Closes what is open, newest first; also the cleanup after a failed start.
+  const closeAll = async (actor: string) => {
+    if (supervisor !== null) await supervisor.shutdown(actor)
+    if (app !== null) await app.close()
+    if (audit !== null) await audit.close()
+    await database.close()
+  }
+  try {
+    const created = await ensureAdminToken(database.prisma, options.adminToken)
+    if (created !== null && !created.preset) {
+      ;(options.print ?? console.log)(`Admin token (shown once): ${created.token}`)
+    }
+    const profiles = await storeProfiles(database.prisma, text, Object.keys(config.profiles), `config:${configPath}`)
+
+    const paths = auditPaths(dataDir)
+    const auditLog = AuditLog.open({ ...paths, hmacKey: loadHmacKey(paths.keyDir), configHash: config.sha256 })
+    audit = auditLog
+    await auditLog.append({
+      type: 'SUPERVISOR_STARTED',
+      severity: 'info',
+      description: `supervisor started with ${Object.keys(config.services).length} services from ${configPath}`,
+      metadata: { version: VERSION, pid: process.pid, configPath, configSha256: config.sha256, services: Object.keys(config.services) },
+      actor: 'supervisor',
+    })
+
+    const services = new Supervisor({
+      config,
+      configPath,
+      dataDir,
+      record: (input) => auditLog.append(input),
+      graceMs: options.graceMs,
+      cgroupRoot: options.cgroupRoot,
+    })
+    supervisor = services
+    const server = await buildServer({
+      config,
+      prisma: database.prisma,
+      audit: auditLog,
+      supervisor: services,
+      logger: options.logger,
+      webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
+    })
+    app = server
+    if (options.autostart !== false) await services.startAll('supervisor')
+
+    let closing: Promise<void> | null = null
+    const close = (actor = 'supervisor') => (closing ??= closeAll(actor))
+    return { app: server, config, configPath, database, audit: auditLog, supervisor: services, profiles, close }
+  } catch (error) {
+    try {
+      await closeAll('supervisor')
+    } catch {
+      // The error that stopped the start matters more than one in its cleanup.
+    }
+    throw error
+  }
+}

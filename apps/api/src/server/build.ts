@@ -1,0 +1,162 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import fastifyStatic from '@fastify/static'
+import fastifyWebsocket from '@fastify/websocket'
+import type { Config } from '@blackhole/policy'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { PrismaClient } from '../generated/prisma/client.js'
+import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
+import { apiError, ApiError, isCodedError, type ErrorBody } from './errors.js'
+import { detectHostFacts, type HostFacts } from './host.js'
+import type { AuditLogPort, SupervisorPort } from './ports.js'
+import { registerRoutes } from './routes.js'
+import { registerStream } from './stream.js'
+
+export const BODY_LIMIT = 64 * 1024
+
+export interface ServerOptions {
+  config: Config
+  prisma: PrismaClient
+  audit: AuditLogPort
+  supervisor: SupervisorPort
+  /** Passed to Fastify: false for none, true or pino options for a logger. */
+  logger?: FastifyServerOptions['logger']
+  /** The built dashboard (apps/web/dist); null or a folder without index.html serves none. */
+  webRoot?: string | null
+  hostFacts?: () => Promise<HostFacts>
+  /** Failed-token limiter; tests pass their own to control the clock. */
+  limiter?: FailureLimiter
+}
+
+interface ValidationIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/** Names the field a schema error is about, such as `querystring.limit`. */
+function describeValidation(context: string | undefined, issues: ValidationIssue[]): string {
+  const issue = issues[0]
+  if (issue === undefined) return 'invalid request'
+  const where = context ?? 'request'
+  const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  if (issue.keyword === 'additionalProperties') {
+    const field = String(issue.params.additionalProperty)
+    return `${where}.${path === '' ? field : `${path}.${field}`}: unknown field; remove it`
+  }
+  if (issue.keyword === 'required') {
+    return `${where}.${String(issue.params.missingProperty)}: missing required field`
+  }
+  return `${where}${path === '' ? '' : `.${path}`}: ${issue.message ?? 'invalid value'}`
+}
+
+/** Maps any error thrown while handling a request to the status and body sent. */
+function toErrorResponse(error: FastifyError | Error, requestId: string): { status: number; body: ErrorBody } {
+  if (error instanceof ApiError) return { status: error.statusCode, body: error.body() }
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation) {
+    const known = apiError('INVALID_REQUEST', describeValidation(fastifyError.validationContext, fastifyError.validation as ValidationIssue[]))
+    return { status: known.statusCode, body: known.body() }
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const known = apiError('PAYLOAD_TOO_LARGE', BODY_LIMIT)
+      return { status: known.statusCode, body: known.body() }
+    }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const known = apiError('UNSUPPORTED_MEDIA_TYPE', error.message.replace(/^Unsupported Media Type:?\s*/i, ''))
+      return { status: known.statusCode, body: known.body() }
+    }
+  }
+  if (isCodedError(error) && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, body: { error: error.code, message: error.message } }
+  }
+  // Fastify's own client errors (bad JSON, a bad content length) keep their
+  // status; their messages name the problem.
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return { status: fastifyError.statusCode, body: { error: 'INVALID_REQUEST', message: error.message } }
+  }
+  const known = apiError('INTERNAL_ERROR', requestId)
+  return { status: known.statusCode, body: known.body() }
+}
+
+/**
+ * Builds the Fastify instance with every route, the auth hook and the
+ * dashboard, without listening, so tests can call `inject`.
+ */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // Requests are logged once, on completion, at a level that depends on the status.
+    disableRequestLogging: true,
+    ajv: {
+      // Unknown query fields are errors, not silently dropped, and a query
+      // value is coerced from its string form only where the schema says.
+      customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false },
+    },
+  })
+  app.decorateRequest('identity', null)
+  app.decorateRequest('actor', null)
+  app.decorateRequest('role', null)
+
+  const authenticator = createAuthenticator(options.prisma, options.audit, options.limiter)
+  app.addHook('onRequest', authHook(authenticator))
+
+  app.addHook('onResponse', async (request, reply) => {
+    const entry = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+    if (reply.statusCode >= 500) request.log.error(entry, 'request failed')
+    else request.log.info(entry, 'request completed')
+  })
+
+  // POST actions carry no body; an empty JSON body is accepted as none.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string
+    if (text.trim() === '') {
+      done(null, undefined)
+      return
+    }
+    try {
+      done(null, JSON.parse(text))
+    } catch (error) {
+      const invalid = apiError('INVALID_REQUEST', `body: invalid JSON (${(error as Error).message})`)
+      done(invalid, undefined)
+    }
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toErrorResponse(error as Error, request.id)
+    if (status >= 500) request.log.error({ err: error }, 'request handler failed')
+    if (body.error === 'RATE_LIMITED') void reply.header('retry-after', /(\d+) s$/.exec(body.message)?.[1] ?? '60')
+    void reply.status(status).send(body)
+  })
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } })
+  registerRoutes(app, {
+    config: options.config,
+    prisma: options.prisma,
+    audit: options.audit,
+    supervisor: options.supervisor,
+    hostFacts: options.hostFacts ?? detectHostFacts,
+    startedAt: Date.now(),
+  })
+  registerStream(app, { authenticator, audit: options.audit, supervisor: options.supervisor })
+
+  const webRoot = options.webRoot ?? null
+  const dashboard = webRoot !== null && existsSync(join(webRoot, 'index.html'))
+  if (dashboard) await app.register(fastifyStatic, { root: webRoot, wildcard: true })
+
+  app.setNotFoundHandler((request, reply) => {
+    const route = `${request.method} ${request.url.split('?')[0]}`
+    // Paths outside the API belong to the dashboard's client-side router.
+    if (dashboard && (request.method === 'GET' || request.method === 'HEAD') && !request.url.startsWith('/api/')) {
+      return reply.type('text/html').sendFile('index.html')
+    }
+    const notFound = apiError('NOT_FOUND', route)
+    return reply.status(notFound.statusCode).send(notFound.body())
+  })
+
+  return app
+}

@@ -1,0 +1,82 @@
+// Every error the API sends. Each code has one HTTP status and one message
+// template, and every error body is `{ error: CODE, message }`. Errors from
+// the supervisor carry their own `code` and `statusCode` and pass through
+// unchanged (SERVICE_NOT_FOUND 404, PROFILE_NOT_FOUND 404, INVALID_STATE 409).
+
+export interface ErrorBody {
+  error: string
+  message: string
+}
+
+const definitions = {
+  /** A query, path parameter or body that fails its JSON schema. */
+  INVALID_REQUEST: { status: 400, message: (detail: string) => detail },
+  /** No bearer token, or one that matches no unrevoked token. */
+  UNAUTHORIZED: {
+    status: 401,
+    message: (reason: string) => `${reason}; send the header "Authorization: Bearer TOKEN" with a token from \`blackhole token create\``,
+  },
+  /** A viewer token used for anything but GET. */
+  FORBIDDEN: {
+    status: 403,
+    message: (detail: string) => detail,
+  },
+  /** A route the API does not have. */
+  NOT_FOUND: { status: 404, message: (route: string) => `route ${route} not found; the API lives under /api/v1` },
+  /** A profile name not in the config. */
+  PROFILE_NOT_FOUND: {
+    status: 404,
+    message: (name: string, known: string) => `profile "${name}" not found; known profiles: ${known}`,
+  },
+  /** A request body over the body limit. */
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: (limit: number) => `request body too large; the limit is ${limit} bytes`,
+  },
+  /** A request body in a format other than JSON. */
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: (type: string) => `unsupported content type "${type}"; send application/json`,
+  },
+  /** Too many failed token checks from one address within a minute. */
+  RATE_LIMITED: {
+    status: 429,
+    message: (seconds: number) => `too many failed authentication attempts from this address; retry in ${seconds} s`,
+  },
+  /** A fault in the server; details go to the log, not to the client. */
+  INTERNAL_ERROR: { status: 500, message: (requestId: string) => `internal server error; see the server log for request ${requestId}` },
+} as const
+
+export type ErrorCode = keyof typeof definitions
+
+type MessageArgs<C extends ErrorCode> = Parameters<(typeof definitions)[C]['message']>
+
+/** An error the API sends as `{ error: code, message }` with the code's status. */
+export class ApiError extends Error {
+  readonly code: string
+  readonly statusCode: number
+
+  constructor(code: string, statusCode: number, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.code = code
+    this.statusCode = statusCode
+  }
+
+  body(): ErrorBody {
+    return { error: this.code, message: this.message }
+  }
+}
+
+export function apiError<C extends ErrorCode>(code: C, ...args: MessageArgs<C>): ApiError {
+  const definition = definitions[code]
+  const message = (definition.message as (...values: MessageArgs<C>) => string)(...args)
+  return new ApiError(code, definition.status, message)
+}
+
+/** Returns true for errors raised with a stable code and an HTTP status, such as the supervisor's. */
+export function isCodedError(error: unknown): error is Error & { code: string; statusCode: number } {
+  if (!(error instanceof Error)) return false
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown }
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) && typeof statusCode === 'number'
+}

@@ -1,0 +1,48 @@
+// What the server needs from the supervisor and the audit log. The real
+// classes (sandbox/supervisor.ts, audit/) satisfy these shapes; the server
+// depends on nothing else of them.
+
+import type { AuditInput, AuditRecord, ResourceSample, ServiceStatus, Severity } from '../types.js'
+
+export type ServiceAction = 'start' | 'stop' | 'terminate' | 'isolate' | 'resume' | 'block' | 'unblock'
+
+export const SERVICE_ACTIONS: readonly ServiceAction[] = [
+  'start',
+  'stop',
+  'terminate',
+  'isolate',
+  'resume',
+  'block',
+  'unblock',
+]
+
+export interface SupervisorPort {
+  list(): ServiceStatus[]
+  /** Throws an error with code SERVICE_NOT_FOUND for an unknown name. */
+  get(name: string): ServiceStatus
+  start(name: string, actor: string): Promise<unknown>
+  stop(name: string, actor: string): Promise<unknown>
+  terminate(name: string, actor: string, options?: { graceMs?: number }): Promise<unknown>
+  isolate(name: string, actor: string, reason?: string): Promise<unknown>
+  resume(name: string, actor: string): Promise<unknown>
+  block(name: string, actor: string, reason?: string): Promise<unknown>
+  unblock(name: string, actor: string): Promise<unknown>
+  on(event: 'service', listener: (status: ServiceStatus) => void): unknown
+  on(event: 'metrics', listener: (samples: ResourceSample[]) => void): unknown
+  off(event: 'service', listener: (status: ServiceStatus) => void): unknown
+  off(event: 'metrics', listener: (samples: ResourceSample[]) => void): unknown
+}
+
+export interface AuditQuery {
+  service?: string
+  type?: string
+  severity?: Severity
+  limit?: number
+  before?: number
+}
+
+export interface AuditLogPort {
+  append(input: AuditInput): Promise<AuditRecord>
+  query(options: AuditQuery): AuditRecord[] | Promise<AuditRecord[]>
+  subscribe(listener: (record: AuditRecord) => void): () => void
+}

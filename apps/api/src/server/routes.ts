@@ -1,0 +1,142 @@
+import type { Config, Profile } from '@blackhole/policy'
+import type { FastifyInstance } from 'fastify'
+import { currentProfileYaml } from '../db/profiles.js'
+import type { PrismaClient } from '../generated/prisma/client.js'
+import { SEVERITIES, type Severity } from '../types.js'
+import { actorOf } from './auth.js'
+import { apiError } from './errors.js'
+import type { HostFacts } from './host.js'
+import { SERVICE_ACTIONS, type AuditLogPort, type ServiceAction, type SupervisorPort } from './ports.js'
+
+export const VERSION = '0.1.0'
+
+export interface RouteDependencies {
+  config: Config
+  prisma: PrismaClient
+  audit: AuditLogPort
+  supervisor: SupervisorPort
+  hostFacts: () => Promise<HostFacts>
+  startedAt: number
+}
+
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+  required: ['name'],
+  additionalProperties: false,
+} as const
+
+const actionQuery = {
+  type: 'object',
+  properties: { graceMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
+  additionalProperties: false,
+} as const
+
+const eventsQuery = {
+  type: 'object',
+  properties: {
+    service: { type: 'string', minLength: 1, maxLength: 64 },
+    type: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$' },
+    severity: { type: 'string', enum: SEVERITIES },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    before: { type: 'integer', minimum: 1 },
+  },
+  additionalProperties: false,
+} as const
+
+interface NameParams {
+  name: string
+}
+
+interface EventsQuery {
+  service?: string
+  type?: string
+  severity?: Severity
+  limit: number
+  before?: number
+}
+
+function profileSummary(profile: Profile) {
+  return {
+    name: profile.name,
+    user: profile.user,
+    group: profile.group,
+    capabilities: profile.capabilities,
+    enforceMode: profile.enforceMode,
+    networkMode: profile.network.mode,
+  }
+}
+
+async function runAction(
+  supervisor: SupervisorPort,
+  action: ServiceAction,
+  name: string,
+  actor: string,
+  graceMs: number | undefined,
+): Promise<void> {
+  switch (action) {
+    case 'terminate':
+      await supervisor.terminate(name, actor, graceMs === undefined ? {} : { graceMs })
+      return
+    case 'isolate':
+      await supervisor.isolate(name, actor, `requested by ${actor}`)
+      return
+    case 'block':
+      await supervisor.block(name, actor, `requested by ${actor}`)
+      return
+    default:
+      await supervisor[action](name, actor)
+  }
+}
+
+/** Registers the REST routes under /api/v1. */
+export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): void {
+  const { config, prisma, audit, supervisor } = deps
+
+  app.get('/api/v1/health', { config: { public: true } }, async () => ({
+    status: 'ok',
+    version: VERSION,
+    uptimeSeconds: Math.floor((Date.now() - deps.startedAt) / 1000),
+  }))
+
+  app.get('/api/v1/services', async () => supervisor.list())
+
+  app.get<{ Params: NameParams }>('/api/v1/services/:name', { schema: { params: nameParams } }, async (request) =>
+    supervisor.get(request.params.name),
+  )
+
+  for (const action of SERVICE_ACTIONS) {
+    app.post<{ Params: NameParams; Querystring: { graceMs?: number } }>(
+      `/api/v1/services/:name/${action}`,
+      { schema: { params: nameParams, querystring: action === 'terminate' ? actionQuery : emptyQuery } },
+      async (request) => {
+        const { name } = request.params
+        // get() throws SERVICE_NOT_FOUND before anything is attempted.
+        supervisor.get(name)
+        await runAction(supervisor, action, name, actorOf(request), request.query.graceMs)
+        return { service: supervisor.get(name) }
+      },
+    )
+  }
+
+  app.get<{ Querystring: EventsQuery }>('/api/v1/events', { schema: { querystring: eventsQuery } }, async (request) => {
+    const { service, type, severity, limit, before } = request.query
+    return audit.query({ service, type, severity, limit, before })
+  })
+
+  app.get('/api/v1/profiles', async () => Object.values(config.profiles).map(profileSummary))
+
+  app.get<{ Params: NameParams }>('/api/v1/profiles/:name', { schema: { params: nameParams } }, async (request) => {
+    const { name } = request.params
+    const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined
+    if (profile === undefined) {
+      const known = Object.keys(config.profiles)
+      throw apiError('PROFILE_NOT_FOUND', name, known.length === 0 ? 'none' : known.join(', '))
+    }
+    return { name, profile, yaml: await currentProfileYaml(prisma, name) }
+  })
+
+  app.get('/api/v1/host', async () => deps.hostFacts())
+}
+
+const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const

@@ -1,0 +1,167 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { TokenIdentity } from '../db/tokens.js'
+import type { AuditRecord, ResourceSample, ServiceStatus } from '../types.js'
+import type { Authenticator } from './auth.js'
+import { ApiError } from './errors.js'
+import type { AuditLogPort, SupervisorPort } from './ports.js'
+
+export const AUTH_TIMEOUT_MS = 5_000
+/** Close code for a missing, late or invalid auth message (4000-4999 are for applications). */
+export const CLOSE_UNAUTHORIZED = 4401
+export const CLOSE_RATE_LIMITED = 4429
+export const CLOSE_BAD_MESSAGE = 4400
+/** Above this many buffered bytes a client gets no metrics until it catches up; events are always sent. */
+export const METRICS_BUFFER_LIMIT = 1024 * 1024
+// Client messages are small JSON objects; anything larger is a mistake or abuse.
+const MAX_CLIENT_MESSAGE_BYTES = 4096
+
+export type Topic = 'events' | 'metrics' | 'services'
+const TOPICS: readonly Topic[] = ['events', 'metrics', 'services']
+
+export interface StreamDependencies {
+  authenticator: Authenticator
+  audit: AuditLogPort
+  supervisor: SupervisorPort
+}
+
+type ClientMessage = { type: 'auth'; token: string } | { type: 'subscribe'; topics: Topic[] }
+
+function parseClientMessage(data: Buffer): ClientMessage | string {
+  if (data.length > MAX_CLIENT_MESSAGE_BYTES) return `message too large; the limit is ${MAX_CLIENT_MESSAGE_BYTES} bytes`
+  let value: unknown
+  try {
+    value = JSON.parse(data.toString('utf8'))
+  } catch {
+    return 'message is not valid JSON'
+  }
+  if (typeof value !== 'object' || value === null) return 'message must be a JSON object'
+  const message = value as Record<string, unknown>
+  if (message.type === 'auth') {
+    if (typeof message.token !== 'string' || message.token === '') return 'auth message needs a "token" string'
+    return { type: 'auth', token: message.token }
+  }
+  if (message.type === 'subscribe') {
+    const topics = message.topics
+    if (!Array.isArray(topics) || !topics.every((topic) => TOPICS.includes(topic as Topic))) {
+      return `subscribe message needs "topics", a list drawn from ${TOPICS.join(', ')}`
+    }
+    return { type: 'subscribe', topics: topics as Topic[] }
+  }
+  return `unknown message type ${JSON.stringify(message.type)}; expected auth or subscribe`
+}
+
+/**
+ * One client connection. Browsers cannot set headers on a WebSocket, so the
+ * token comes in the first message; until it does, the client receives
+ * nothing.
+ */
+class StreamClient {
+  private identity: TokenIdentity | null = null
+  private topics = new Set<Topic>(TOPICS)
+  private readonly unsubscribers: (() => void)[] = []
+  private readonly authTimer: NodeJS.Timeout
+  /** Metrics messages skipped because the socket buffer was full. */
+  droppedMetrics = 0
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly request: FastifyRequest,
+    private readonly deps: StreamDependencies,
+  ) {
+    this.authTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, 'no auth message within 5 s'), AUTH_TIMEOUT_MS)
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) this.close(CLOSE_BAD_MESSAGE, 'binary messages are not supported; send JSON text')
+      else void this.onMessage(data)
+    })
+    socket.on('close', () => this.dispose())
+    socket.on('error', (error) => request.log.info({ err: error }, 'stream socket error'))
+  }
+
+  private async onMessage(data: Buffer): Promise<void> {
+    const message = parseClientMessage(data)
+    if (typeof message === 'string') {
+      this.close(this.identity === null ? CLOSE_UNAUTHORIZED : CLOSE_BAD_MESSAGE, message)
+      return
+    }
+    if (message.type === 'auth') {
+      if (this.identity !== null) return
+      await this.authenticate(message.token)
+      return
+    }
+    if (this.identity === null) {
+      this.close(CLOSE_UNAUTHORIZED, 'the first message must be {"type":"auth","token":"..."}')
+      return
+    }
+    this.topics = new Set(message.topics)
+  }
+
+  private async authenticate(token: string): Promise<void> {
+    clearTimeout(this.authTimer)
+    try {
+      this.identity = await this.deps.authenticator.check(token, {
+        address: this.request.ip,
+        method: 'GET',
+        url: this.request.url,
+      })
+    } catch (error) {
+      const rateLimited = error instanceof ApiError && error.code === 'RATE_LIMITED'
+      this.close(rateLimited ? CLOSE_RATE_LIMITED : CLOSE_UNAUTHORIZED, error instanceof Error ? error.message : 'unauthorized')
+      return
+    }
+    if (this.socket.readyState !== this.socket.OPEN) return
+    this.send({ type: 'hello', services: this.deps.supervisor.list() })
+    this.subscribe()
+  }
+
+  private subscribe(): void {
+    const { audit, supervisor } = this.deps
+    this.unsubscribers.push(
+      audit.subscribe((event: AuditRecord) => {
+        if (this.topics.has('events')) this.send({ type: 'event', event })
+      }),
+    )
+    const onService = (service: ServiceStatus) => {
+      if (this.topics.has('services')) this.send({ type: 'service', service })
+    }
+    const onMetrics = (samples: ResourceSample[]) => {
+      if (!this.topics.has('metrics')) return
+      if (this.socket.bufferedAmount > METRICS_BUFFER_LIMIT) {
+        this.droppedMetrics++
+        return
+      }
+      this.send({ type: 'metrics', samples })
+    }
+    supervisor.on('service', onService)
+    supervisor.on('metrics', onMetrics)
+    this.unsubscribers.push(() => supervisor.off('service', onService))
+    this.unsubscribers.push(() => supervisor.off('metrics', onMetrics))
+  }
+
+  private send(message: unknown): void {
+    if (this.socket.readyState !== this.socket.OPEN) return
+    this.socket.send(JSON.stringify(message))
+  }
+
+  private close(code: number, reason: string): void {
+    // A close reason is limited to 123 bytes by the protocol.
+    this.socket.close(code, Buffer.from(reason).subarray(0, 123).toString())
+    this.dispose()
+  }
+
+  private dispose(): void {
+    clearTimeout(this.authTimer)
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe()
+    if (this.droppedMetrics > 0) {
+      this.request.log.info({ droppedMetrics: this.droppedMetrics }, 'stream client was sent fewer metrics than produced')
+      this.droppedMetrics = 0
+    }
+  }
+}
+
+/** Registers the WebSocket at /api/v1/stream; the @fastify/websocket plugin must be registered first. */
+export function registerStream(app: FastifyInstance, deps: StreamDependencies): void {
+  app.get('/api/v1/stream', { websocket: true, config: { public: true } }, (socket, request) => {
+    new StreamClient(socket, request, deps)
+  })
+}
