@@ -76,6 +76,33 @@ test('services show state and live metrics', async ({ page }) => {
   await expect(serviceRow(page, 'storage').locator('td[data-label="CPU"] .numeric')).toHaveText(/\d %/)
 })
 
+test('dialogs work from the keyboard', async ({ page }) => {
+  await page.goto(e2eServer().url)
+  await page.getByLabel('API token').fill(e2eServer().token)
+  await page.keyboard.press('Enter')
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+
+  const terminate = page.getByRole('button', { name: 'Terminate storage' })
+  await terminate.focus()
+  await page.keyboard.press('Enter')
+  const dialog = page.getByRole('dialog', { name: 'Terminate storage?' })
+  await expect(dialog).toBeVisible()
+  await expect(dialog.getByLabel('Type storage to confirm')).toBeFocused()
+  await page.keyboard.press('Escape')
+  await expect(dialog).toBeHidden()
+  await expect(terminate).toBeFocused()
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+})
+
+test('narrow window has no sideways scroll', async ({ page }) => {
+  await page.setViewportSize({ width: 420, height: 900 })
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'identity')).toBeVisible()
+  await expect(page.getByRole('button', { name: 'Isolate storage' })).toBeVisible()
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  expect(overflow).toBeLessThanOrEqual(0)
+})
+
 test('isolate and resume storage', async ({ page }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'storage')).toHaveText('running')
