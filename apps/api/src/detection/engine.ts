@@ -18,6 +18,22 @@ export interface Responder {
   terminate(service: string, actor: string, reason: string): unknown
 }
 
+/** The supervisor's response methods, as `supervisorResponder` adapts them. */
+export interface SupervisorActions {
+  isolate(name: string, actor: string, reason?: string): Promise<unknown>
+  block(name: string, actor: string, reason?: string): Promise<unknown>
+  terminate(name: string, actor: string, options?: { reason?: string }): Promise<unknown>
+}
+
+/** Adapts the supervisor to the responder interface; its terminate takes the reason in an options object. */
+export function supervisorResponder(supervisor: SupervisorActions): Responder {
+  return {
+    isolate: (service, actor, reason) => supervisor.isolate(service, actor, reason),
+    block: (service, actor, reason) => supervisor.block(service, actor, reason),
+    terminate: (service, actor, reason) => supervisor.terminate(service, actor, { reason }),
+  }
+}
+
 /** The part of the audit log the engine listens to. */
 export interface AuditSource {
   /** Calls the listener with each committed record; returns a function that unsubscribes. */

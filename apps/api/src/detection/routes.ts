@@ -1,6 +1,6 @@
 // REST routes for incidents and detection rules. The server registers this
-// plugin under /api/v1 behind its bearer-token hook, which sets
-// `request.actor` (such as `token:alice`) and `request.role`.
+// plugin under /api/v1 behind its bearer-token hook, which records the
+// caller's token on the request.
 
 import { rename, writeFile } from 'node:fs/promises'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
@@ -134,11 +134,19 @@ function rulesYamlFromBody(body: unknown): string | null {
   return null
 }
 
-/** The identity the server's auth hook set; read without augmenting FastifyRequest, which the server owns. */
+/**
+ * The caller as the server's auth hook recorded it: `request.identity`
+ * ({ name, role } of the token), or `request.actor` and `request.role`.
+ * Read without augmenting FastifyRequest, which the server owns.
+ */
 function identity(request: FastifyRequest): { actor: string; role: string | undefined } {
-  const fields = request as unknown as { actor?: unknown; role?: unknown }
+  const fields = request as unknown as { identity?: { name?: unknown; role?: unknown } | null; actor?: unknown; role?: unknown }
+  const token = fields.identity
+  if (token !== undefined && token !== null && typeof token.name === 'string') {
+    return { actor: `token:${token.name}`, role: typeof token.role === 'string' ? token.role : undefined }
+  }
   return {
-    actor: typeof fields.actor === 'string' ? fields.actor : 'unknown',
+    actor: typeof fields.actor === 'string' ? fields.actor : 'api',
     role: typeof fields.role === 'string' ? fields.role : undefined,
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { applyMigrations } from '../../src/db/migrate.js'
-import { DetectionEngine, matches } from '../../src/detection/engine.js'
+import { DetectionEngine, matches, supervisorResponder } from '../../src/detection/engine.js'
 import type { Responder } from '../../src/detection/engine.js'
 import { IncidentStateError, IncidentStore } from '../../src/detection/incidents.js'
 import { formatRuleError, parseRules } from '../../src/detection/rules.js'
@@ -542,5 +542,25 @@ describe('DetectionEngine.setRules', () => {
     await engine.idle()
     expect(incidents.list()).toHaveLength(0)
     expect(engine.rulesYaml).toBe(FLOOD)
+  })
+})
+
+describe('supervisorResponder', () => {
+  it('passes the reason in the form each supervisor method takes', async () => {
+    const calls: unknown[][] = []
+    const supervisor = {
+      isolate: async (...args: unknown[]) => calls.push(['isolate', ...args]),
+      block: async (...args: unknown[]) => calls.push(['block', ...args]),
+      terminate: async (...args: unknown[]) => calls.push(['terminate', ...args]),
+    }
+    const adapted = supervisorResponder(supervisor)
+    await adapted.isolate('identity', 'rule:a', 'incident 1: flood')
+    await adapted.block('identity', 'rule:b', 'incident 2: scan')
+    await adapted.terminate('identity', 'rule:c', 'incident 3: oom')
+    expect(calls).toEqual([
+      ['isolate', 'identity', 'rule:a', 'incident 1: flood'],
+      ['block', 'identity', 'rule:b', 'incident 2: scan'],
+      ['terminate', 'identity', 'rule:c', { reason: 'incident 3: oom' }],
+    ])
   })
 })

@@ -61,10 +61,11 @@ let engine: DetectionEngine
 let app: FastifyInstance
 let rulesFile = ''
 
-const TOKENS: Record<string, { actor: string; role: string }> = {
-  admin: { actor: 'token:root', role: 'admin' },
-  operator: { actor: 'token:olga', role: 'operator' },
-  viewer: { actor: 'token:vic', role: 'viewer' },
+// The token identities the server's auth hook stores as request.identity.
+const TOKENS: Record<string, { id: number; name: string; role: string }> = {
+  admin: { id: 1, name: 'root', role: 'admin' },
+  operator: { id: 2, name: 'olga', role: 'operator' },
+  viewer: { id: 3, name: 'vic', role: 'viewer' },
 }
 
 beforeEach(async () => {
@@ -81,11 +82,10 @@ beforeEach(async () => {
 
   app = Fastify()
   // Stands in for the server's auth hook: the role comes from a test header.
-  app.decorateRequest('actor', '')
-  app.decorateRequest('role', '')
+  app.decorateRequest('identity', null)
   app.addHook('onRequest', async (request) => {
     const identity = TOKENS[String(request.headers['x-test-role'] ?? 'viewer')]
-    Object.assign(request, identity)
+    Object.assign(request, { identity })
   })
   await app.register(detectionRoutes, { prefix: '/api/v1', engine, incidents, audit, rulesFile })
   await app.ready()
