@@ -74,13 +74,12 @@ const EXPORTERS: Record<ExportFormat, Exporter> = {
 
 /** Writes a profile in one of the export formats; throws on an unknown format name. */
 export function exportProfile(profile: Profile, format: ExportFormat, options: ExportOptions = {}): ExportResult {
-  const exporter = EXPORTERS[format]
-  if (!exporter) {
+  if (!Object.hasOwn(EXPORTERS, format)) {
     const names = EXPORT_FORMATS.map((info) => info.name).join(', ')
     throw new Error(`unknown export format ${JSON.stringify(format)}: use one of ${names}`)
   }
   if (options.command && (options.command.length === 0 || !options.command[0]?.startsWith('/'))) {
     throw new Error(`invalid command ${JSON.stringify(options.command)}: the first entry must be an absolute path`)
   }
-  return exporter(profile, options)
+  return EXPORTERS[format](profile, options)
 }
