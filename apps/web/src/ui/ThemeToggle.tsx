@@ -10,9 +10,11 @@ export function ThemeToggle() {
       type="button"
       className="button-quiet"
       onClick={() => setTheme(nextTheme[theme])}
+      aria-label={`Theme: ${theme}`}
       title={`Theme: ${theme}. Switch to ${nextTheme[theme]}.`}
     >
-      Theme: {theme}
+      <span className="wide-only">Theme: </span>
+      {theme}
     </button>
   )
 }
