@@ -1,0 +1,113 @@
+#include "caps.h"
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace caps {
+
+using launch::Step;
+
+namespace {
+
+struct CapabilitySets {
+  __user_cap_header_struct header;
+  __user_cap_data_struct data[2];
+};
+
+bool readSets(CapabilitySets& sets) {
+  sets = {};
+  sets.header.version = _LINUX_CAPABILITY_VERSION_3;
+  return syscall(SYS_capget, &sets.header, sets.data) == 0;
+}
+
+bool writeSets(CapabilitySets& sets) {
+  sets.header.version = _LINUX_CAPABILITY_VERSION_3;
+  sets.header.pid = 0;
+  return syscall(SYS_capset, &sets.header, sets.data) == 0;
+}
+
+}  // namespace
+
+bool keepAcrossUidChange(launch::ChildFailure& failure) {
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+    return launch::fail(failure, Step::Capabilities, errno, "PR_SET_KEEPCAPS");
+  }
+  return true;
+}
+
+// A capability missing from the supervisor's own bounding or permitted set
+// can never be raised, so name it before anything is dropped.
+bool checkAvailable(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
+  CapabilitySets sets;
+  if (!readSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capget");
+  for (int cap : plan.capabilities) {
+    if (cap > plan.capLastCap) {
+      return launch::fail(failure, Step::Capabilities, EINVAL, "unknown to this kernel: cap", cap);
+    }
+    bool permitted = (sets.data[cap / 32].permitted >> (cap % 32)) & 1;
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1 || !permitted) {
+      return launch::fail(failure, Step::Capabilities, EPERM,
+                          "not in the supervisor's bounding set: cap", cap);
+    }
+  }
+  return true;
+}
+
+bool restoreEffective(launch::ChildFailure& failure) {
+  CapabilitySets sets;
+  if (!readSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capget");
+  for (auto& half : sets.data) half.effective = half.permitted;
+  if (!writeSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capset effective");
+  return true;
+}
+
+bool dropBoundingSet(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
+  for (int cap = 0; cap <= plan.capLastCap; cap++) {
+    if ((plan.capabilityMask >> cap) & 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return launch::fail(failure, Step::Capabilities, errno, "PR_CAPBSET_DROP cap", cap);
+    }
+  }
+  return true;
+}
+
+bool lockSecurebits(launch::ChildFailure& failure) {
+  // NO_CAP_AMBIENT_RAISE stays off: step 6 still has to raise ambient caps.
+  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+  if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
+    return launch::fail(failure, Step::Securebits, errno, "bits", bits);
+  }
+  return true;
+}
+
+bool setCapabilitySets(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
+  CapabilitySets sets = {};
+  for (int half = 0; half < 2; half++) {
+    uint32_t bits = static_cast<uint32_t>(plan.capabilityMask >> (32 * half));
+    sets.data[half].effective = bits;
+    sets.data[half].permitted = bits;
+    sets.data[half].inheritable = bits;
+  }
+  if (!writeSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capset");
+  return true;
+}
+
+bool raiseAmbient(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    return launch::fail(failure, Step::Capabilities, errno, "PR_CAP_AMBIENT_CLEAR_ALL");
+  }
+  for (int cap : plan.capabilities) {
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      return launch::fail(failure, Step::Capabilities, errno, "PR_CAP_AMBIENT_RAISE cap", cap);
+    }
+  }
+  return true;
+}
+
+}  // namespace caps

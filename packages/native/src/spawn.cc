@@ -1,0 +1,408 @@
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "caps.h"
+#include "child_error.h"
+#include "errors.h"
+#include "fds.h"
+#include "identity.h"
+#include "landlock.h"
+#include "mounts.h"
+#include "net.h"
+#include "notify.h"
+#include "pidfd.h"
+#include "plan.h"
+#include "rlimits.h"
+#include "seccomp.h"
+
+namespace launch {
+
+namespace {
+
+// ---- child: between clone and execve, async-signal-safe calls only ----
+
+bool resetSignals(ChildFailure& failure) {
+  // Node ignores SIGPIPE and installs handlers; ignored dispositions would
+  // survive execve, and a handler must never run in this copy of Node.
+  struct sigaction action = {};
+  action.sa_handler = SIG_DFL;
+  for (int signal = 1; signal < NSIG; signal++) {
+    if (signal == SIGKILL || signal == SIGSTOP) continue;
+    sigaction(signal, &action, nullptr);  // fails only for glibc's reserved signals
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) {
+    return fail(failure, Step::Signals, errno, "sigprocmask");
+  }
+  return true;
+}
+
+bool waitForRelease(int syncSocket, ChildFailure& failure) {
+  char byte = 0;
+  ssize_t got;
+  do {
+    got = read(syncSocket, &byte, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) return fail(failure, Step::Sync, got == 0 ? EPIPE : errno, "release");
+  return true;
+}
+
+bool newSession(ChildFailure& failure) {
+  if (setsid() < 0) return fail(failure, Step::Setsid, errno, "setsid");
+  return true;
+}
+
+bool buildFilesystem(const LaunchPlan& plan, ChildFailure& failure) {
+  return mnt::makePropagationPrivate(failure) && mnt::enterStagingRoot(failure) &&
+         mnt::runMountSteps(plan, failure) && mnt::pivotIntoNewRoot(failure);
+}
+
+bool setHostname(const LaunchPlan& plan, ChildFailure& failure) {
+  if (sethostname(plan.hostname.c_str(), plan.hostname.size()) != 0) {
+    return fail(failure, Step::Hostname, errno, plan.hostname.c_str());
+  }
+  return true;
+}
+
+bool changeDirectory(const LaunchPlan& plan, ChildFailure& failure) {
+  if (chdir(plan.cwd.c_str()) != 0) return fail(failure, Step::Chdir, errno, plan.cwd.c_str());
+  return true;
+}
+
+bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
+  if (plan.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return fail(failure, Step::NoNewPrivs, errno, "PR_SET_NO_NEW_PRIVS");
+  }
+  return true;
+}
+
+[[noreturn]] void reportFailure(int errorPipe, const ChildFailure& failure) {
+  ssize_t written;
+  do {
+    written = write(errorPipe, &failure, sizeof(failure));
+  } while (written < 0 && errno == EINTR);
+  _exit(127);
+}
+
+// The launch order. Each step needs privileges that a later one gives up:
+// mounts and the hostname need CAP_SYS_ADMIN, descriptors and limits are
+// arranged while still root, the identity changes before the capability
+// sets shrink, and the seccomp filter comes last so it need not allow any
+// of these calls.
+[[noreturn]] void runChild(LaunchPlan& plan, fds::ChildDescriptors descriptors) {
+  ChildFailure failure = {};
+  bool ready =
+      resetSignals(failure) &&
+      waitForRelease(descriptors.syncSocket, failure) &&
+      newSession(failure) &&
+      (!plan.nsMount || buildFilesystem(plan, failure)) &&
+      (!plan.nsUts || setHostname(plan, failure)) &&
+      (!plan.nsNet || !plan.loopbackUp || net::bringLoopbackUp(failure)) &&
+      // Descriptors before rlimits: the copies above `base` could exceed a
+      // low RLIMIT_NOFILE.
+      fds::arrangeDescriptors(plan, descriptors, failure) &&
+      rlimits::applyLimits(plan, failure) &&
+      changeDirectory(plan, failure) &&
+      identity::setGroups(plan, failure) &&
+      identity::setGid(plan, failure) &&
+      caps::checkAvailable(plan, failure) &&
+      caps::keepAcrossUidChange(failure) &&
+      identity::setUid(plan, failure) &&
+      caps::restoreEffective(failure) &&
+      caps::dropBoundingSet(plan, failure) &&
+      caps::lockSecurebits(failure) &&
+      caps::setCapabilitySets(plan, failure) &&
+      caps::raiseAmbient(plan, failure) &&
+      setNoNewPrivs(plan, failure) &&
+      landlock::applyRuleset(plan, failure) &&
+      seccomp::installFilter(plan, descriptors.syncSocket, failure);
+  if (ready) {
+    fds::fillListenPid(plan);
+    execve(plan.file.c_str(), plan.argvPointers.data(), plan.envpPointers.data());
+    fail(failure, Step::Execve, errno, plan.file.c_str());
+  }
+  reportFailure(descriptors.errorPipe, failure);
+}
+
+// ---- parent ----
+
+// struct clone_args from linux/sched.h, declared here because that header
+// redefines the CLONE_* macros of glibc's <sched.h>.
+struct CloneArgs {
+  uint64_t flags;
+  uint64_t pidfd;
+  uint64_t childTid;
+  uint64_t parentTid;
+  uint64_t exitSignal;
+  uint64_t stack;
+  uint64_t stackSize;
+  uint64_t tls;
+};
+
+// Like fork, the child continues on a copy of this stack; no CLONE_VM.
+long cloneChild(uint64_t flags, int* pidfd) {
+  CloneArgs args = {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  args.exitSignal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid >= 0 || errno != ENOSYS) return pid;
+  return syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, nullptr);
+}
+
+uint64_t namespaceFlags(const LaunchPlan& plan) {
+  uint64_t flags = 0;
+  if (plan.nsPid) flags |= CLONE_NEWPID;
+  if (plan.nsMount) flags |= CLONE_NEWNS;
+  if (plan.nsNet) flags |= CLONE_NEWNET;
+  if (plan.nsIpc) flags |= CLONE_NEWIPC;
+  if (plan.nsUts) flags |= CLONE_NEWUTS;
+  if (plan.nsCgroup) flags |= CLONE_NEWCGROUP;
+  return flags;
+}
+
+struct Descriptors {
+  int errorRead = -1;
+  int errorWrite = -1;
+  int syncParent = -1;
+  int syncChild = -1;
+  int devNull = -1;
+  int pidfd = -1;
+  int notifyFd = -1;
+
+  static void closeOne(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  void closeChildEnds() {
+    closeOne(errorWrite);
+    closeOne(syncChild);
+    closeOne(devNull);
+  }
+  ~Descriptors() {
+    closeOne(errorRead);
+    closeOne(errorWrite);
+    closeOne(syncParent);
+    closeOne(syncChild);
+    closeOne(devNull);
+    closeOne(pidfd);
+    closeOne(notifyFd);
+  }
+};
+
+Napi::Object failureResult(Napi::Env env, const std::string& step, int err, const std::string& detail,
+                           const std::string& hint = "") {
+  Napi::Object error = Napi::Object::New(env);
+  error.Set("step", step);
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("code", errors::errnoName(err));
+  error.Set("message", strerror(err));
+  error.Set("detail", detail);
+  error.Set("hint", hint);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("error", error);
+  return result;
+}
+
+std::string cloneHint(int err) {
+  if (err == EPERM) {
+    return "creating namespaces needs CAP_SYS_ADMIN in the initial user namespace; run the "
+           "supervisor as root and check that no seccomp or LSM policy blocks clone3";
+  }
+  if (err == ENOSPC) {
+    return "a namespace limit is reached; check /proc/sys/user/max_pid_namespaces, "
+           "max_mnt_namespaces, max_net_namespaces, max_ipc_namespaces and max_uts_namespaces";
+  }
+  if (err == EAGAIN) return "too many processes; check RLIMIT_NPROC and pids.max of the supervisor";
+  return "";
+}
+
+void killAndReap(Descriptors& fds) {
+  syscall(SYS_pidfd_send_signal, fds.pidfd, SIGKILL, nullptr, 0);
+  pidfd::reap(fds.pidfd, true);
+}
+
+// Returns 0, or the errno of the failing write.
+int writeCgroupProcs(const std::string& path, long pid) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  std::string text = std::to_string(pid) + "\n";
+  int err = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+bool isReadable(int fd) {
+  struct pollfd entry = {fd, POLLIN, 0};
+  return poll(&entry, 1, 0) == 1;
+}
+
+// Answers a notification raised while the launch is still in progress. Until
+// execve closes the error pipe, only the launcher's own calls (sendmsg,
+// close, execve) can raise one, and they run on CONTINUE. If the pipe is
+// already closed, execve succeeded first and the notification belongs to the
+// service: it is handed to the SeccompNotifier unanswered.
+void answerLaunchNotification(int notifyFd, int errorRead) {
+  struct seccomp_notif request;
+  memset(&request, 0, sizeof(request));
+  if (ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) return;
+  if (isReadable(errorRead)) {
+    notify::stashPending(notifyFd, request);
+    return;
+  }
+  struct seccomp_notif_resp response;
+  memset(&response, 0, sizeof(response));
+  response.id = request.id;
+  response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_SEND, &response);
+}
+
+enum class ExecOutcome { Succeeded, ChildFailed, ParentFailed };
+
+// Waits until execve closes the error pipe (success) or a failure record
+// arrives. Receives the seccomp listener on the way when there is one.
+ExecOutcome awaitExec(Descriptors& fds, bool listener, ChildFailure& record, int& parentErr) {
+  size_t have = 0;
+  bool syncOpen = listener;
+  for (;;) {
+    struct pollfd entries[2];
+    nfds_t count = 0;
+    entries[count++] = {fds.errorRead, POLLIN, 0};
+    if (syncOpen) {
+      entries[count++] = {fds.syncParent, POLLIN, 0};
+    } else if (fds.notifyFd >= 0) {
+      entries[count++] = {fds.notifyFd, POLLIN, 0};
+    }
+    if (poll(entries, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      parentErr = errno;
+      return ExecOutcome::ParentFailed;
+    }
+    if (entries[0].revents != 0) {
+      ssize_t got = read(fds.errorRead, reinterpret_cast<char*>(&record) + have, sizeof(record) - have);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        parentErr = errno;
+        return ExecOutcome::ParentFailed;
+      }
+      if (got == 0) {
+        if (have == 0) return ExecOutcome::Succeeded;
+        parentErr = EPROTO;
+        return ExecOutcome::ParentFailed;
+      }
+      have += static_cast<size_t>(got);
+      if (have == sizeof(record)) return ExecOutcome::ChildFailed;
+      continue;
+    }
+    if (count < 2 || entries[1].revents == 0) continue;
+    if (syncOpen) {
+      int received = seccomp::receiveListener(fds.syncParent);
+      if (received >= 0) fds.notifyFd = received;
+      syncOpen = false;
+    } else {
+      answerLaunchNotification(fds.notifyFd, fds.errorRead);
+    }
+  }
+}
+
+}  // namespace
+
+Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "spawnSandbox(spec: LaunchSpec, beforeRelease?: (pid) => void)");
+  }
+  bool hasHook = info.Length() > 1 && info[1].IsFunction();
+  auto plan = std::make_unique<LaunchPlan>(buildPlan(info[0].As<Napi::Object>()));
+  prepareExec(*plan);
+
+  Descriptors fds;
+  int pipeEnds[2];
+  if (pipe2(pipeEnds, O_CLOEXEC) != 0) return failureResult(env, "pipe", errno, "");
+  fds.errorRead = pipeEnds[0];
+  fds.errorWrite = pipeEnds[1];
+  int syncEnds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncEnds) != 0) {
+    return failureResult(env, "socketpair", errno, "");
+  }
+  fds.syncParent = syncEnds[0];
+  fds.syncChild = syncEnds[1];
+  fds.devNull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fds.devNull < 0) return failureResult(env, "stdio", errno, "/dev/null");
+  int base = fds::chooseBase(*plan, fds.errorWrite, fds.syncChild, fds.devNull);
+
+  // With every signal blocked, no Node handler can run in the child before
+  // it resets the dispositions.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  long pid = cloneChild(namespaceFlags(*plan), &fds.pidfd);
+  if (pid == 0) runChild(*plan, {fds.errorWrite, fds.syncChild, fds.devNull, base});
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  fds.closeChildEnds();
+  if (pid < 0) return failureResult(env, "clone", cloneErr, "", cloneHint(cloneErr));
+
+  for (const std::string& path : plan->cgroupProcs) {
+    int err = writeCgroupProcs(path, pid);
+    if (err != 0) {
+      killAndReap(fds);
+      return failureResult(env, "cgroup", err, path);
+    }
+  }
+  if (hasHook) {
+    try {
+      info[1].As<Napi::Function>().Call({Napi::Number::New(env, static_cast<double>(pid))});
+    } catch (...) {
+      killAndReap(fds);
+      throw;
+    }
+  }
+  char release = 'r';
+  if (write(fds.syncParent, &release, 1) != 1) {
+    int err = errno;
+    killAndReap(fds);
+    return failureResult(env, "release", err, "sync socket");
+  }
+
+  ChildFailure record = {};
+  int parentErr = 0;
+  ExecOutcome outcome = awaitExec(fds, plan->seccompListener, record, parentErr);
+  if (outcome != ExecOutcome::Succeeded) {
+    killAndReap(fds);
+    if (outcome == ExecOutcome::ParentFailed) return failureResult(env, "read error pipe", parentErr, "");
+    record.detail[sizeof(record.detail) - 1] = '\0';
+    return failureResult(env, stepName(record.step), record.err, record.detail);
+  }
+  if (plan->seccompListener && fds.notifyFd < 0) {
+    killAndReap(fds);
+    return failureResult(env, "seccomp listener", EPROTO, "no descriptor received");
+  }
+
+  Napi::Object child = Napi::Object::New(env);
+  child.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
+  child.Set("pidfd", Napi::Number::New(env, fds.pidfd));
+  child.Set("notifyFd", fds.notifyFd >= 0 ? Napi::Number::New(env, fds.notifyFd) : env.Null());
+  fds.pidfd = -1;
+  fds.notifyFd = -1;
+  return child;
+}
+
+}  // namespace launch
