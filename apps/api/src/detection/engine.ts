@@ -11,7 +11,7 @@ import type { AuditRecord, Severity } from '../types.js'
 import type { AuditSink, Incident, IncidentStore } from './incidents.js'
 import type { MetadataValue, Rule } from './rules.js'
 
-/** What carries out a rule's response; the supervisor satisfies it. */
+/** Executor of rule responses; `supervisorResponder` adapts the supervisor to it. */
 export interface Responder {
   isolate(service: string, actor: string, reason: string): unknown
   block(service: string, actor: string, reason: string): unknown
@@ -46,7 +46,7 @@ export interface DetectionLogger {
 
 export interface DetectionEngineOptions {
   incidents: IncidentStore
-  /** Where throttling records go; incident records go through `incidents`. */
+  /** Audit log for the throttling records; incident records go through `incidents`. */
   audit: AuditSink
   /** Null when no supervisor runs: responses other than alert are then recorded as failed. */
   responder: Responder | null
@@ -57,7 +57,7 @@ export interface DetectionEngineOptions {
   throttleEventsPerSecond?: number
   /** While a service is throttled, evaluate one record in this many. Default 100. */
   throttleSampleEvery?: number
-  /** Most (rule, service) windows and cooldowns, and throttled services, kept in memory. Default 10,000. */
+  /** Maximum number of (rule, service) windows, cooldowns and throttle states kept in memory. Default 10,000. */
   maxKeys?: number
   /** Milliseconds since the epoch; only for records whose time does not parse, and for `tick`. */
   now?: () => number
@@ -70,7 +70,7 @@ export const DETECTION_ACTOR = 'detection'
 const DEFAULT_THROTTLE_EVENTS_PER_SECOND = 200
 const DEFAULT_THROTTLE_SAMPLE_EVERY = 100
 const DEFAULT_MAX_KEYS = 10_000
-/** Most event seqs stored with one incident; a large rate count keeps only the newest. */
+/** Maximum number of event seqs stored with one incident; a larger rate count keeps only the newest. */
 const MAX_INCIDENT_EVENT_SEQS = 1000
 
 interface Match {
@@ -222,7 +222,7 @@ export class DetectionEngine {
     this.remember(this.lastIncident, key, time)
     this.windows.delete(key)
     this.counters.incidents++
-    this.track(this.raise(rule, record.service, seqs, record))
+    this.track(this.raise(rule, record.service, seqs, record), { rule: rule.name, service: record.service, seq: record.seq })
   }
 
   private async raise(rule: Rule, service: string | null, eventSeqs: number[], last: AuditRecord): Promise<void> {
@@ -280,7 +280,7 @@ export class DetectionEngine {
     return false
   }
 
-  /** A throttle ends when the last counted second stayed within the limit, or a whole second passed with no record. */
+  /** Returns whether a throttle can end: the last counted second stayed within the limit, or a whole second passed with no record. */
   private isCalm(state: ThrottleState, second: number): boolean {
     if (second <= state.second) return false
     return state.count <= this.limit || second > state.second + 1
@@ -314,23 +314,24 @@ export class DetectionEngine {
   }
 
   private write(input: { service: string | null; type: string; severity: Severity; description: string; metadata: Record<string, unknown> }): void {
-    this.track(
-      (async () => {
-        await this.options.audit.append({ ...input, actor: DETECTION_ACTOR })
-      })(),
-    )
+    const work = (async () => {
+      await this.options.audit.append({ ...input, actor: DETECTION_ACTOR })
+    })()
+    this.track(work, { type: input.type, service: input.service })
   }
 
-  private track(work: Promise<void>): void {
+  /** Keeps the work for `idle()` and logs its failure with the ids in `context`. */
+  private track(work: Promise<void>, context: Record<string, unknown>): void {
     const tracked = work
       .catch((error: unknown) => {
-        this.log.error({ error: error instanceof Error ? error.message : String(error) }, 'incident or audit write failed')
+        const message = error instanceof Error ? error.message : String(error)
+        this.log.error({ ...context, error: message }, 'detection failed to store an incident, response or audit record')
       })
       .finally(() => this.inFlight.delete(tracked))
     this.inFlight.add(tracked)
   }
 
-  /** Sets the key as the newest entry and evicts the oldest once the map holds more than maxKeys. */
+  /** Sets the key as the newest entry and evicts the oldest while the map contains more than maxKeys. */
   private remember<V>(map: Map<string, V>, key: string, value: V): void {
     map.delete(key)
     map.set(key, value)
@@ -343,8 +344,8 @@ export class DetectionEngine {
 }
 
 /**
- * Whether the engine or a rule's response wrote the record: throttling
- * records carry the `detection` actor, incident records and the
+ * Returns whether the engine or a rule's response wrote the record.
+ * Throttling records carry the `detection` actor. Incident records and the
  * supervisor's records of a response carry `rule:<name>`.
  */
 export function isOwnRecord(record: AuditRecord): boolean {
@@ -368,7 +369,7 @@ function severityRank(severity: Severity): number {
   return SEVERITIES.indexOf(severity)
 }
 
-/** The value at a dotted path such as `args.0` or `syscall`; undefined when absent or not a comparable value. */
+/** Returns the value at a dotted path such as `decoded.port`, or undefined when it is absent or not a scalar. */
 function metadataAt(metadata: Record<string, unknown>, path: string): MetadataValue | undefined {
   let current: unknown = metadata
   for (const part of path.split('.')) {

@@ -169,7 +169,7 @@ function sendInvalidId(request: FastifyRequest, reply: FastifyReply): FastifyRep
   return sendError(reply, 400, 'INVALID_INCIDENT_ID', `incident id "${raw}" is invalid: use a positive whole number`)
 }
 
-/** The number in `raw`, `fallback` when raw is absent or empty, null when raw is not a whole number. */
+/** Parses a whole number; returns `fallback` when raw is absent or empty, and null when it is not a whole number. */
 function parseWholeNumber<T extends number | undefined>(raw: string | undefined, fallback: T): number | T | null {
   if (raw === undefined || raw === '') return fallback
   if (!/^\d{1,15}$/.test(raw)) return null

@@ -1,8 +1,8 @@
 // Detection rules: parsing and validation of the rules YAML file.
 //
-// Validation walks the YAML node tree rather than a plain JavaScript copy so
-// that every error carries the line and column of the node it is about, and
-// it reports every problem in one pass instead of stopping at the first.
+// Validation walks the YAML node tree rather than a plain JavaScript copy, so
+// every error carries the line and column of its node. It reports every
+// problem in one pass instead of stopping at the first.
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml'
 import type { Document, Node, Pair, YAMLMap } from 'yaml'
@@ -56,11 +56,11 @@ export type ParseRulesResult = { ok: true; rules: Rule[] } | { ok: false; errors
 
 /** Largest rules file accepted, in bytes. */
 export const MAX_RULES_FILE_BYTES = 1024 * 1024
-/** Most YAML aliases (`*name`) accepted in one rules file. */
+/** Maximum number of YAML aliases (`*name`) in one rules file. */
 export const MAX_RULES_ALIASES = 100
-/** Most rules in one file, so the per-record evaluation cost stays bounded. */
+/** Maximum number of rules in one file, which bounds the evaluation cost of each record. */
 export const MAX_RULES = 1000
-/** Most nodes the validator visits, which bounds alias expansion. */
+/** Maximum number of nodes the validator visits, which bounds alias expansion. */
 const MAX_VISITED_NODES = 200_000
 
 const NAME_PATTERN = /^[a-z0-9-]+$/
@@ -68,7 +68,7 @@ const MAX_NAME_LENGTH = 64
 const EVENT_TYPE_PATTERN = /^[A-Z][A-Z0-9_]*$/
 const DURATION_PATTERN = /^(\d+)(ms|s|m|h)$/
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-/** Longest window or cooldown accepted: one day. */
+/** Maximum window or cooldown: one day. */
 const MAX_DURATION_MS = 86_400_000
 
 const TOP_KEYS = ['rules']
@@ -154,6 +154,7 @@ class Validator {
       this.error(root, '', 'expected a mapping with the key `rules`')
       return []
     }
+
     const fields = this.fields(root, '', TOP_KEYS)
     const list = fields.get('rules')
     if (list === undefined) {
@@ -169,6 +170,7 @@ class Validator {
       this.error(list, 'rules', `${list.items.length} rules, more than the maximum of ${MAX_RULES}`)
       return []
     }
+
     const rules: Rule[] = []
     const seen = new Map<string, number>()
     list.items.forEach((item, index) => {
@@ -296,12 +298,13 @@ class Validator {
         continue
       }
       const value = this.resolve(pair.value as Node)
-      if (!isScalar(value) || !['string', 'number', 'boolean'].includes(typeof value.value) && value.value !== null) {
+      const comparable = isScalar(value) && (value.value === null || ['string', 'number', 'boolean'].includes(typeof value.value))
+      if (!comparable) {
         this.error(value ?? key, fieldPath, 'expected a string, number, boolean or null to compare with')
         valid = false
         continue
       }
-      result[key.value] = value.value as MetadataValue
+      result[key.value] = (value as { value: MetadataValue }).value
     }
     return valid ? result : undefined
   }
@@ -407,7 +410,7 @@ class Validator {
     return valid ? values : undefined
   }
 
-  /** The map's values by key, after reporting unknown and non-string keys. */
+  /** Returns the map's values by key, after reporting unknown and non-string keys. */
   private fields(map: YAMLMap, path: string, known: readonly string[]): Map<string, Node> {
     const result = new Map<string, Node>()
     for (const pair of map.items) {
@@ -475,7 +478,7 @@ class Validator {
   }
 }
 
-/** The allowed word nearest to `word`, when it is close enough to be a likely typo. */
+/** Returns the allowed word nearest to `word` when it is close enough to be a likely typo, else null. */
 function closest(word: string, allowed: readonly string[]): string | null {
   let best: string | null = null
   let bestDistance = Infinity

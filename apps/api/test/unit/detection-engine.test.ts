@@ -343,8 +343,8 @@ describe('DetectionEngine throttling', () => {
   it('stops when a following second stays under the limit', async () => {
     const engine = engineWith(FLOOD, { throttleEventsPerSecond: 10, throttleSampleEvery: 5 })
     for (let i = 0; i < 12; i++) engine.handle(record({ at: T0 + i, type: 'SYSCALL_OBSERVED' }))
-    // The next second holds 3 records: the first ends nothing, because the
-    // second before it was over the limit; the second after it was calm.
+    // Second 0 was over the limit, so the first record of second 1 keeps the
+    // throttle. Second 1 stays under it, so the record of second 2 ends it.
     for (let i = 0; i < 3; i++) engine.handle(record({ at: T0 + 1_000 + i, type: 'SYSCALL_OBSERVED' }))
     engine.handle(record({ at: T0 + 2_000, type: 'SYSCALL_OBSERVED' }))
     await engine.idle()

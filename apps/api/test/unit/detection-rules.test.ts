@@ -18,7 +18,7 @@ function errors(text: string): string[] {
   return result.errors.map(formatRuleError)
 }
 
-/** A valid rule with one line replaced or added, to test each field alone. */
+/** Builds a valid rule with one line replaced or added, to test each field alone. */
 function ruleWith(lines: Record<string, string>): string {
   const fields: Record<string, string> = {
     name: 'name: denial-flood',
