@@ -28,3 +28,27 @@ export {
   type SeccompData,
 } from './seccomp/bpf.js'
 export { compileSeccomp, AUDIT_ARCH, X32_SYSCALL_BIT, type Arch, type CompiledSeccomp, type NotifyAction } from './seccomp/compile.js'
+export { PolicyCompileError, type CompileErrorCode } from './errors.js'
+export {
+  compileLandlock,
+  landlockFsRights,
+  fileAccessRights,
+  hostFilesystem,
+  LANDLOCK_ACCESS_FS,
+  LANDLOCK_ACCESS_NET,
+  LANDLOCK_SCOPE,
+  LANDLOCK_RESTRICT_SELF,
+  LANDLOCK_MAX_ABI,
+  LANDLOCK_FILE_RIGHTS,
+  LANDLOCK_MAX_RULES,
+  type FilesystemView,
+  type CompiledLandlock,
+} from './landlock.js'
+export {
+  compileLaunch,
+  APP_MOUNT_POINT,
+  SANDBOX_PATH,
+  type CompileInput,
+  type CompileResult,
+  type HostFacts,
+} from './compile.js'
