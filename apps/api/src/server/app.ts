@@ -10,6 +10,7 @@ import { openDatabase, type OpenedDatabase } from '../db/client.js'
 import { storeProfiles, type StoredProfile } from '../db/profiles.js'
 import { ensureAdminToken } from '../db/tokens.js'
 import { Supervisor } from '../sandbox/supervisor.js'
+import type { FailureLimiter } from './auth.js'
 import { buildServer } from './build.js'
 import { VERSION } from './routes.js'
 
@@ -43,6 +44,9 @@ export interface BlackholeOptions {
   graceMs?: number
   /** Parent cgroup of the services (`blackhole` by default); tests use their own. */
   cgroupRoot?: string
+  /** Passed to buildServer. */
+  streamAuthTimeoutMs?: number
+  limiter?: FailureLimiter
 }
 
 export interface Blackhole {
@@ -124,6 +128,8 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       supervisor: services,
       logger: options.logger,
       webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
+      streamAuthTimeoutMs: options.streamAuthTimeoutMs,
+      limiter: options.limiter,
     })
     app = server
     if (options.autostart !== false) await services.startAll('supervisor')

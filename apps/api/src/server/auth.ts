@@ -108,7 +108,10 @@ export function createAuthenticator(prisma: PrismaClient, audit: AuditLogPort, l
         // cannot flood the audit log.
         const earlier = limiter.recordRejection(context.address)
         if (earlier === 0) await recordFailure(context, 'rate limited', { rateLimited: true })
-        throw apiError('RATE_LIMITED', Math.ceil(waitMs / 1000))
+        const seconds = Math.ceil(waitMs / 1000)
+        const limited = apiError('RATE_LIMITED', seconds)
+        limited.headers['retry-after'] = String(seconds)
+        throw limited
       }
       const identity = token === null ? null : await findToken(prisma, token)
       if (identity !== null) return identity

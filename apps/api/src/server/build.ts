@@ -8,9 +8,10 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, isCodedError, type ErrorBody } from './errors.js'
 import { detectHostFacts, type HostFacts } from './host.js'
+import { RequestLogController } from './logging.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
 import { registerRoutes } from './routes.js'
-import { registerStream } from './stream.js'
+import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
 
 export const BODY_LIMIT = 64 * 1024
 
@@ -26,6 +27,8 @@ export interface ServerOptions {
   hostFacts?: () => Promise<HostFacts>
   /** Failed-token limiter; tests pass their own to control the clock. */
   limiter?: FailureLimiter
+  /** Time a WebSocket client has to send its auth message, in milliseconds (5000 by default). */
+  streamAuthTimeoutMs?: number
 }
 
 interface ValidationIssue {
@@ -89,8 +92,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    // Requests are logged once, on completion, at a level that depends on the status.
-    disableRequestLogging: true,
+    logController: new RequestLogController(),
     ajv: {
       // Unknown query fields are errors, not silently dropped, and a query
       // value is coerced from its string form only where the schema says.
@@ -103,12 +105,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   const authenticator = createAuthenticator(options.prisma, options.audit, options.limiter)
   app.addHook('onRequest', authHook(authenticator))
-
-  app.addHook('onResponse', async (request, reply) => {
-    const entry = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }
-    if (reply.statusCode >= 500) request.log.error(entry, 'request failed')
-    else request.log.info(entry, 'request completed')
-  })
 
   // POST actions carry no body; an empty JSON body is accepted as none.
   app.removeContentTypeParser('application/json')
@@ -129,7 +125,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorResponse(error as Error, request.id)
     if (status >= 500) request.log.error({ err: error }, 'request handler failed')
-    if (body.error === 'RATE_LIMITED') void reply.header('retry-after', /(\d+) s$/.exec(body.message)?.[1] ?? '60')
+    if (error instanceof ApiError) void reply.headers(error.headers)
     void reply.status(status).send(body)
   })
 
@@ -142,7 +138,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     hostFacts: options.hostFacts ?? detectHostFacts,
     startedAt: Date.now(),
   })
-  registerStream(app, { authenticator, audit: options.audit, supervisor: options.supervisor })
+  registerStream(app, {
+    authenticator,
+    audit: options.audit,
+    supervisor: options.supervisor,
+    authTimeoutMs: options.streamAuthTimeoutMs ?? AUTH_TIMEOUT_MS,
+  })
 
   const webRoot = options.webRoot ?? null
   const dashboard = webRoot !== null && existsSync(join(webRoot, 'index.html'))

@@ -55,6 +55,8 @@ type MessageArgs<C extends ErrorCode> = Parameters<(typeof definitions)[C]['mess
 export class ApiError extends Error {
   readonly code: string
   readonly statusCode: number
+  /** Response headers that go with the error, such as retry-after. */
+  readonly headers: Record<string, string> = {}
 
   constructor(code: string, statusCode: number, message: string) {
     super(message)

@@ -23,6 +23,7 @@ export interface StreamDependencies {
   authenticator: Authenticator
   audit: AuditLogPort
   supervisor: SupervisorPort
+  authTimeoutMs: number
 }
 
 type ClientMessage = { type: 'auth'; token: string } | { type: 'subscribe'; topics: Topic[] }
@@ -69,7 +70,8 @@ class StreamClient {
     private readonly request: FastifyRequest,
     private readonly deps: StreamDependencies,
   ) {
-    this.authTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, 'no auth message within 5 s'), AUTH_TIMEOUT_MS)
+    const seconds = deps.authTimeoutMs / 1000
+    this.authTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, `no auth message within ${seconds} s`), deps.authTimeoutMs)
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) this.close(CLOSE_BAD_MESSAGE, 'binary messages are not supported; send JSON text')
       else void this.onMessage(data)
