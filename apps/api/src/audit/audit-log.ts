@@ -32,6 +32,16 @@ export interface AuditLogOptions {
   maxBatch?: number
   /** Folder of the SQL migrations; prisma/migrations of this repository by default. */
   migrationsDir?: string
+  /** Receives errors the log catches and does not raise (pino's call shape); console by default. */
+  logger?: AuditLogger
+}
+
+export interface AuditLogger {
+  error(details: Record<string, unknown>, message: string): void
+}
+
+const consoleLogger: AuditLogger = {
+  error: (details, message) => console.error(message, details),
 }
 
 export interface VerifyOptions {
@@ -58,6 +68,7 @@ export class AuditLog {
   private readonly listeners = new Set<Listener>()
   private checkpointTimer: NodeJS.Timeout | null = null
   private closed: Promise<void> | null = null
+  private readonly logger: AuditLogger
 
   private constructor(
     private readonly options: AuditLogOptions,
@@ -71,7 +82,9 @@ export class AuditLog {
     /** What open() repaired after a crash, null when nothing. */
     readonly recovery: CrashFinding | null,
     private readonly lockPath: string,
-  ) {}
+  ) {
+    this.logger = options.logger ?? consoleLogger
+  }
 
   /**
    * Opens or creates both stores. The first open appends the genesis record
@@ -222,7 +235,7 @@ export class AuditLog {
           listener(record)
         } catch (error) {
           // A subscriber's bug must not stop the others or the writer.
-          console.error(`audit subscriber failed on record ${record.seq}:`, error)
+          this.logger.error({ err: error, seq: record.seq }, 'audit subscriber failed')
         }
       }
     }
@@ -260,7 +273,7 @@ export class AuditLog {
   private startCheckpointTimer(seconds: number): void {
     this.checkpointTimer = setInterval(() => {
       this.checkpoint().catch((error: unknown) => {
-        console.error('audit checkpoint failed:', error)
+        this.logger.error({ err: error, seq: this.writer.last?.seq ?? null }, 'audit checkpoint failed')
       })
     }, seconds * 1000)
     this.checkpointTimer.unref()

@@ -95,7 +95,7 @@ export class AuditStore {
     this.db = db
     this.insertEvent = db.prepare(
       `INSERT INTO AuditEvent (seq, time, service, pid, type, severity, description, metadata, actor, prevHash, hash, hmac)
-       VALUES (@seq, @time, @service, @pid, @type, @severity, @description, @metadata, @actor, @prevHash, @hash, @hmac)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.insertCheckpointStatement = db.prepare(
       `INSERT INTO AuditCheckpoint (seq, time, hash, signature, publicKey) VALUES (@seq, @time, @hash, @signature, @publicKey)`,
@@ -107,7 +107,23 @@ export class AuditStore {
   /** Inserts the rows, and a checkpoint when given, in one transaction. */
   insertBatch(rows: AuditEventRow[], checkpoint: CheckpointRow | null): void {
     this.db.transaction(() => {
-      for (const row of rows) this.insertEvent.run(row)
+      // Positional parameters bind faster than named ones on this hot path.
+      for (const row of rows) {
+        this.insertEvent.run(
+          row.seq,
+          row.time,
+          row.service,
+          row.pid,
+          row.type,
+          row.severity,
+          row.description,
+          row.metadata,
+          row.actor,
+          row.prevHash,
+          row.hash,
+          row.hmac,
+        )
+      }
       if (checkpoint) this.insertCheckpointStatement.run(checkpoint)
     })()
   }

@@ -364,6 +364,10 @@ class Verifier {
         }
       }
     }
+    // NOTE: records after the newest checkpoint can be cut off unseen. The
+    // timer (checkpointSeconds) and close() bound that window, and only a
+    // checkpoint copy kept off the host survives an attacker who also
+    // deletes checkpoints.
     if (!latest && lastSeq > 0) this.notes.push('no checkpoint exists yet, so a cut-off tail cannot be detected')
     return latest
   }

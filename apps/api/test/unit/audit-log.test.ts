@@ -164,6 +164,33 @@ describe('AuditLog append', () => {
   })
 })
 
+describe('AuditLog checkpoints', () => {
+  it('signs every checkpointEvery records', async () => {
+    const log = openLog({ checkpointEvery: 50, maxBatch: 10 })
+    await Promise.all(Array.from({ length: 120 }, (_, index) => log.append(event(index))))
+    const seqs = log.exportCheckpoints().checkpoints.map((checkpoint) => checkpoint.seq)
+    expect(seqs).toEqual([50, 100])
+  })
+
+  it('signs on the timer when records arrived', async () => {
+    const log = openLog({ checkpointSeconds: 1 })
+    await log.append(event(1))
+    expect(log.exportCheckpoints().checkpoints).toHaveLength(0)
+    await new Promise((resolve) => setTimeout(resolve, 1300))
+    const checkpoints = log.exportCheckpoints().checkpoints
+    expect(checkpoints.map((checkpoint) => checkpoint.seq)).toEqual([2])
+    expect(checkpoints[0]?.hash).toBe(log.lastRecord()?.hash)
+  })
+
+  it('signs the tail on close', async () => {
+    const log = openLog()
+    await log.append(event(1))
+    await log.close()
+    const reopened = openLog()
+    expect(reopened.exportCheckpoints().checkpoints.map((checkpoint) => checkpoint.seq)).toEqual([2])
+  })
+})
+
 describe('AuditLog subscribe and query', () => {
   it('notifies subscribers in seq order', async () => {
     const log = openLog()
@@ -173,6 +200,19 @@ describe('AuditLog subscribe and query', () => {
     unsubscribe()
     await log.append(event(99))
     expect(seen).toEqual(Array.from({ length: 51 }, (_, index) => index + 1))
+  })
+
+  it('keeps notifying after a listener throws', async () => {
+    const logged: unknown[] = []
+    const log = openLog({ logger: { error: (details) => logged.push(details.seq) } })
+    const seen: number[] = []
+    log.subscribe(() => {
+      throw new Error('listener bug')
+    })
+    log.subscribe((record) => seen.push(record.seq))
+    await log.append(event(1))
+    expect(seen).toEqual([1, 2])
+    expect(logged).toEqual([1, 2])
   })
 
   it('filters and pages newest first', async () => {
