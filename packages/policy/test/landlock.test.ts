@@ -1,4 +1,9 @@
-import { describe, expect, test } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, test } from 'vitest'
 import {
   compileLandlock,
   landlockFsRights,
@@ -128,5 +133,55 @@ describe('landlock rules', () => {
     expect(paths).not.toContain('/usr')
     expect(paths).not.toContain('/usr/lib')
     expect(paths).toContain('/usr/lib/shared')
+  })
+})
+
+// The compiled ruleset applied by the running kernel in a python3 child;
+// Landlock needs only no_new_privs, not root.
+describe.skipIf(process.arch !== 'x64' || process.platform !== 'linux')('real kernel', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'policy-landlock-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  for (const name of ['public', 'secret']) writeFileSync(join(dir, name), 'data')
+  mkdirSync(join(dir, 'out'))
+  const profile = profileFrom([
+    'network: {allowed_ports: [47811]}',
+    `filesystem: {denied_paths: [${dir}/secret], writable_paths: [${dir}/out]}`,
+  ].join('\n'))
+  const { spec } = compileLandlock(profile, 7)
+  const probes = [
+    { label: 'public', op: 'read', path: join(dir, 'public') },
+    { label: 'secret', op: 'read', path: join(dir, 'secret') },
+    { label: 'etc', op: 'read', path: '/etc/hostname' },
+    { label: 'write-public', op: 'write', path: join(dir, 'public') },
+    { label: 'write-out', op: 'write', path: join(dir, 'out', 'log') },
+    { label: 'bind-allowed', op: 'bind', port: 47811 },
+    { label: 'bind-other', op: 'bind', port: 47812 },
+  ]
+  const helper = fileURLToPath(new URL('./fixtures/run-landlock.py', import.meta.url))
+  const child = spawnSync('python3', [helper, JSON.stringify(probes)], { input: JSON.stringify(spec), encoding: 'utf8', timeout: 10_000 })
+  const results = child.status === 0 ? (JSON.parse(child.stdout) as Record<string, string>) : {}
+
+  test('kernel accepts the ruleset', () => {
+    expect(child.stderr).toBe('')
+    expect(child.status).toBe(0)
+  })
+
+  test('reads outside denied paths work', () => {
+    expect(results['public']).toBe('ok')
+    expect(results['etc']).toBe('ok')
+  })
+
+  test('denied path is unreadable', () => {
+    expect(results['secret']).toBe('EACCES')
+  })
+
+  test('writes only in writable paths', () => {
+    expect(results['write-public']).toBe('EACCES')
+    expect(results['write-out']).toBe('ok')
+  })
+
+  test('bind only on allowed ports', () => {
+    expect(results['bind-allowed']).toBe('ok')
+    expect(results['bind-other']).toBe('EACCES')
   })
 })

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import {
   AUDIT_ARCH,
@@ -202,5 +204,50 @@ describe('aarch64 filter', () => {
   test('foreign arch is killed', () => {
     expect(runFilter(compiled.filter ?? '', { nr: 0, arch: AUDIT_ARCH.X86_64 })).toBe(SECCOMP_RET.KILL_PROCESS)
     expect(runFilter(compiled.filter ?? '', { nr: 0, arch: AUDIT_ARCH.ARM })).toBe(SECCOMP_RET.KILL_PROCESS)
+  })
+})
+
+// The same filter loaded into the running kernel, in a python3 child that
+// sets no_new_privs first, so no root is needed. Without a notification
+// listener the kernel answers USER_NOTIF with ENOSYS.
+describe.skipIf(process.arch !== 'x64' || process.platform !== 'linux')('real kernel', () => {
+  const helper = fileURLToPath(new URL('./fixtures/run-seccomp.py', import.meta.url))
+  const compiled = compileSeccomp(profileFrom('{}'), 'x86_64')
+  const probes = [
+    { label: 'getpid', nr: x86('getpid'), args: [] },
+    { label: 'clone3', nr: x86('clone3'), args: [0, 0] },
+    { label: 'tiocsti', nr: x86('ioctl'), args: [0, 0x1_0000_5412] },
+    { label: 'mount', nr: x86('mount'), args: [0, 0, 0, 0, 0] },
+    { label: 'packet', nr: x86('socket'), args: [17, 3, 0] },
+    { label: 'unix', nr: x86('socket'), args: [1, 1, 0] },
+    { label: 'tcp', nr: x86('socket'), args: [2, 1, 0] },
+    { label: 'unknown', nr: 400, args: [] },
+    { label: 'x32', nr: 0x40000000 | x86('getpid'), args: [] },
+    { label: 'persona', nr: x86('personality'), args: [0x0040000] },
+    { label: 'newuser', nr: x86('clone'), args: [0x10000000 | 17, 0, 0, 0, 0], forks: true },
+  ]
+  const child = spawnSync('python3', [helper, JSON.stringify(probes)], { input: compiled.filter ?? '', encoding: 'utf8', timeout: 10_000 })
+  const results = child.status === 0 ? (JSON.parse(child.stdout) as Record<string, { ret: number; errno: number }>) : {}
+
+  test('kernel accepts the filter', () => {
+    expect(child.stderr).toBe('')
+    expect(child.status).toBe(0)
+  })
+
+  test('allowed calls succeed', () => {
+    expect(results['getpid']?.ret).toBeGreaterThan(0)
+    expect(results['tcp']?.ret).toBeGreaterThanOrEqual(0)
+  })
+
+  test('denials return their errno', () => {
+    expect(results['clone3']).toEqual({ ret: -1, errno: 38 })
+    expect(results['tiocsti']).toEqual({ ret: -1, errno: 1 })
+    expect(results['mount']).toEqual({ ret: -1, errno: 38 })
+    expect(results['packet']).toEqual({ ret: -1, errno: 1 })
+    expect(results['unix']).toEqual({ ret: -1, errno: 1 })
+    expect(results['unknown']).toEqual({ ret: -1, errno: 38 })
+    expect(results['x32']).toEqual({ ret: -1, errno: 38 })
+    expect(results['persona']).toEqual({ ret: -1, errno: 1 })
+    expect(results['newuser']).toEqual({ ret: -1, errno: 1 })
   })
 })
