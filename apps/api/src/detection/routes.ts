@@ -2,7 +2,7 @@
 // plugin under /api/v1 behind its bearer-token hook, which records the
 // caller's token on the request.
 
-import { rename, writeFile } from 'node:fs/promises'
+import { open, rename } from 'node:fs/promises'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditSink, IncidentStatus, IncidentStore } from './incidents.js'
 import { INCIDENT_STATUSES, IncidentStateError, MAX_INCIDENT_LIST_LIMIT } from './incidents.js'
@@ -184,9 +184,15 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: code, message })
 }
 
-/** Writes through a temporary file and a rename, so a crash never leaves half a rules file. */
+/** Writes through a synced temporary file and a rename, so a crash leaves the old rules file or the new one, not a mix. */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`
-  await writeFile(temporary, text, { mode: 0o600 })
+  const handle = await open(temporary, 'w', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
   await rename(temporary, path)
 }
