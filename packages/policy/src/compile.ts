@@ -16,7 +16,7 @@ export interface HostFacts {
   arch: Arch
   /** Landlock ABI version of the running kernel; 0 when Landlock is unavailable. */
   landlockAbi: number
-  /** Capability names the supervisor itself holds and can pass on. */
+  /** Capability names in the supervisor's own bounding set, which it can pass on. */
   boundingCaps: string[]
   /** cgroup.procs files the child's pid is written to. */
   cgroupProcs: string[]
@@ -49,7 +49,7 @@ export interface CompileResult {
   warnings: string[]
 }
 
-/** Where appDir appears inside the sandbox. */
+/** Mount point of appDir inside the sandbox. */
 export const APP_MOUNT_POINT = '/run/blackhole-app'
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
 
@@ -157,10 +157,10 @@ function persistentSource(input: CompileInput, path: string): string {
 }
 
 /**
- * Mount steps in launch order. Writable paths under /tmp, /var/tmp or /run
- * get their mount points on the private tmpfs there; a writable path whose
- * parent is on the read-only root must already exist on the host, so the
- * supervisor creates missing mount points before launch.
+ * Builds the mount steps in launch order. Writable paths under /tmp,
+ * /var/tmp or /run get their mount points on the private tmpfs there. A
+ * writable path whose parent is on the read-only root must already exist on
+ * the host, so the supervisor creates missing mount points before launch.
  */
 function buildMounts(input: CompileInput): MountStep[] {
   const { profile, identity } = input

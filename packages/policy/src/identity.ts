@@ -9,8 +9,8 @@ import type { Profile } from './profile.js'
  * Dynamic ids live in 0x7A000000-0x7A00FFFF. The range is clear of the
  * login.defs defaults (system 100-999, users 1000-60000), systemd's
  * DynamicUser range (61184-65519) and its container range
- * (524288-1879048191), so a dynamic id never collides with an account
- * another tool creates.
+ * (524288-1879048191). Ids already in passwd or group are skipped, so a
+ * dynamic id cannot collide with an account that exists at launch.
  */
 export const DYNAMIC_ID_BASE = 0x7a000000
 export const DYNAMIC_ID_COUNT = 0x10000

@@ -55,7 +55,7 @@ export const LANDLOCK_SCOPE = { ABSTRACT_UNIX_SOCKET: 1 << 0, SIGNAL: 1 << 1 } a
 /** landlock_restrict_self flags (ABI 7). */
 export const LANDLOCK_RESTRICT_SELF = { LOG_SAME_EXEC_OFF: 1 << 0, LOG_NEW_EXEC_ON: 1 << 1, LOG_SUBDOMAINS_OFF: 1 << 2 } as const
 
-/** The newest ABI this compiler knows; newer kernels are used at this level. */
+/** The newest ABI this compiler supports; a newer kernel is used at this level. */
 export const LANDLOCK_MAX_ABI = 7
 
 const FS = LANDLOCK_ACCESS_FS
@@ -63,7 +63,7 @@ const FS = LANDLOCK_ACCESS_FS
 /** Rights that apply to a regular file; a rule on a file may hold only these. */
 export const LANDLOCK_FILE_RIGHTS = FS.EXECUTE | FS.WRITE_FILE | FS.READ_FILE | FS.TRUNCATE | FS.IOCTL_DEV
 
-/** Returns every filesystem right the given ABI knows. */
+/** Returns every filesystem right defined at the given ABI. */
 export function landlockFsRights(abi: number): number {
   if (abi < 1) return 0
   let rights = (1 << 13) - 1
@@ -88,7 +88,7 @@ export function fileAccessRights(mode: FileAccessMode): number {
   return rights
 }
 
-/** The host filesystem as the compiler sees it; replaceable in tests. */
+/** Read access to the host filesystem, replaceable in tests. */
 export interface FilesystemView {
   /** 'missing' when the path does not exist; symlinks are followed. */
   kind(path: string): 'dir' | 'file' | 'missing'
@@ -130,7 +130,7 @@ export interface CompiledLandlock {
   warnings: string[]
 }
 
-/** The lowest ABI that knows every bit in the spec. */
+/** Returns the lowest ABI that defines every bit in the spec. */
 function requiredAbi(spec: Omit<LandlockSpec, 'minAbi'>): number {
   let abi = 1
   if (spec.handledAccessFs & FS.REFER) abi = 2
@@ -194,8 +194,8 @@ function buildPathRules(profile: Profile, handled: number, fs: FilesystemView): 
     }
     const kind = kinds.get(path) ?? fs.kind(path)
     kinds.set(path, kind)
-    // A rule on a file may only hold file rights; a missing path is assumed to be a directory
-    // because it is usually a mount point the launcher creates.
+    // The kernel rejects directory rights on a file rule. A path missing on the
+    // host is treated as a directory because it is usually a mount point the launcher creates.
     const mask = kind === 'file' ? LANDLOCK_FILE_RIGHTS : -1
     rules.set(path, ((rules.get(path) ?? 0) | access) & mask & handled)
   }

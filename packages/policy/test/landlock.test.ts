@@ -19,7 +19,7 @@ function profileFrom(body: string): Profile {
   return result.config.profiles['p'] as Profile
 }
 
-/** A fake host tree: directories map to their entries, anything else listed is a file. */
+/** Builds a fake host tree: directories map to their entries, and any other listed entry is a file. */
 function fakeFs(tree: Record<string, string[]>, links: Record<string, string> = {}): FilesystemView {
   const realpath = (path: string) => {
     for (const [link, target] of Object.entries(links)) {

@@ -209,7 +209,7 @@ describe('aarch64 filter', () => {
 
 // The same filter loaded into the running kernel, in a python3 child that
 // sets no_new_privs first, so no root is needed. Without a notification
-// listener the kernel answers USER_NOTIF with ENOSYS.
+// listener the kernel returns ENOSYS for USER_NOTIF.
 describe.skipIf(process.arch !== 'x64' || process.platform !== 'linux')('real kernel', () => {
   const helper = fileURLToPath(new URL('./fixtures/run-seccomp.py', import.meta.url))
   const compiled = compileSeccomp(profileFrom('{}'), 'x86_64')

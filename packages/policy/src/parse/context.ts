@@ -5,7 +5,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, type Document, type Node,
 import type { PolicyError } from '../profile.js'
 import { didYouMean } from '../suggest.js'
 
-/** Where a value came from: its field path and its offset in the file. */
+/** Source location of a value: its field path and its offset in the file. */
 export interface Loc {
   path: string
   offset: number
@@ -40,7 +40,7 @@ export class ParseContext {
     return this.pending.length > 0
   }
 
-  /** Every error, ordered by position in the file. */
+  /** Returns every error, ordered by position in the file. */
   errors(): PolicyError[] {
     const sorted = [...this.pending].sort((a, b) => a.offset - b.offset || a.path.localeCompare(b.path))
     return sorted.map((e) => {

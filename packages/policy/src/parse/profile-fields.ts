@@ -163,7 +163,7 @@ function readSectionValue(
 /**
  * Reads a list whose items all pass `readItem`, reports duplicates, and
  * calls `set` only when every item is valid, so a half-read list never
- * stands in for the whole.
+ * replaces the whole.
  */
 function readListField<T>(
   ctx: ParseContext,

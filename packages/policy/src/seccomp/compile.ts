@@ -15,9 +15,9 @@
 //  - clone3: ERRNO(ENOSYS), so libc falls back to clone, whose flags BPF can check;
 //  - argument checks: ERRNO(EPERM) in pure BPF, so they hold even when the
 //    supervisor is gone;
-//  - denied syscalls: USER_NOTIF; the supervisor records ACCESS_DENIED and
-//    answers with the errno (enforce) or lets the call continue (permissive).
-//    Should the supervisor die, the kernel answers ENOSYS, which still denies;
+//  - denied syscalls: USER_NOTIF. The supervisor records ACCESS_DENIED and
+//    returns the errno (enforce) or lets the call continue (permissive).
+//    Should the supervisor die, the kernel returns ENOSYS, which still denies;
 //  - watched syscalls (execve, execveat, connect, bind): USER_NOTIF, continued;
 //  - everything else: ALLOW, decided in the kernel without a context switch.
 
@@ -41,7 +41,7 @@ export const AUDIT_ARCH = {
 
 export const X32_SYSCALL_BIT = 0x40000000
 
-/** What the supervisor does with a notification for one syscall number. */
+/** Supervisor action for a notification about one syscall number. */
 export type NotifyAction =
   | { action: 'errno'; syscall: string; errno: number; errnoName: string; reason: 'denied' }
   | { action: 'continue'; syscall: string; reason: 'denied' | 'watched' }
@@ -184,7 +184,7 @@ interface CheckContext {
   allowed: Set<string>
 }
 
-/** Emits a binary search over ranges[low..high]; the accumulator holds the syscall number. */
+/** Emits a binary search over ranges[low..high]; the accumulator contains the syscall number. */
 function emitSearch(builder: ProgramBuilder, ranges: Range[], low: number, high: number, context: CheckContext): void {
   if (low === high) {
     emitLeaf(builder, (ranges[low] as Range).leaf, context)

@@ -1,17 +1,17 @@
-// Which syscalls every filter denies, which a profile may opt back into, and
-// which are reported to the supervisor. Validation and the BPF compiler both
+// Syscall lists: those every filter denies, those a profile may opt back
+// into, and those reported to the supervisor. Validation and the BPF compiler both
 // read these lists, so a profile can never name a rule the filter ignores.
 
 import { SYSCALLS_AARCH64, SYSCALLS_X86_64 } from '../tables/syscalls.js'
 
 /**
- * Denied as whole syscalls even when a profile names nothing. Each either
- * changes the kernel or the host (modules, kexec, mounts, clocks, swap,
- * reboot), widens the attack surface far beyond what a service needs (bpf,
- * io_uring, userfaultfd, keyrings, perf), escapes the namespaces (unshare,
- * setns, open_by_handle_at) or inspects other processes (ptrace,
- * process_vm_*). Names missing from one architecture's table are skipped for
- * that architecture.
+ * Syscalls denied as a whole even when a profile names nothing. Some change
+ * the kernel or the host: modules, kexec, mounts, clocks, swap, reboot.
+ * Some widen the attack surface far beyond what a service needs: bpf,
+ * io_uring, userfaultfd, keyrings, perf. Others escape the namespaces
+ * (unshare, setns, open_by_handle_at) or inspect other processes (ptrace,
+ * process_vm_*). A name missing from one architecture's table is skipped
+ * for that architecture.
  */
 export const DEFAULT_DENIED_SYSCALLS: readonly string[] = [
   'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'create_module',
@@ -27,11 +27,13 @@ export const DEFAULT_DENIED_SYSCALLS: readonly string[] = [
 
 /**
  * Syscalls the filter checks by argument instead of denying outright:
- * clone (CLONE_NEW* flags), clone3 (always ENOSYS so libc falls back to
- * clone, whose flags BPF can read), ioctl (TIOCSTI, TIOCLINUX), socket (raw,
- * packet, unix and most netlink families) and personality (only the default
- * persona). Listing them under `allowed` is accepted and changes nothing,
- * except for the opt-ins below.
+ * - clone: CLONE_NEW* flags are denied;
+ * - clone3: always ENOSYS, so libc falls back to clone, whose flags BPF can read;
+ * - ioctl: TIOCSTI and TIOCLINUX are denied;
+ * - socket: raw, packet, unix and most netlink families are denied;
+ * - personality: only the default persona is allowed.
+ * Listing them under `allowed` is accepted and changes nothing, except for
+ * the opt-ins below.
  */
 export const ARGUMENT_CHECKED_SYSCALLS: readonly string[] = ['clone', 'clone3', 'ioctl', 'socket', 'personality']
 

@@ -1,6 +1,6 @@
 // Capability numbers from include/uapi/linux/capability.h (Linux 6.18).
 
-/** The highest capability number this table knows; matches CAP_LAST_CAP on Linux 5.9 to 6.18. */
+/** The highest capability number in this table; equals CAP_LAST_CAP on Linux 5.9 to 6.18. */
 export const CAP_LAST_CAP = 40
 
 /** Capability numbers by canonical name. */
