@@ -265,7 +265,8 @@ export class DetectionEngine {
       state = { second, count: 0, throttled: false, seen: 0, suppressed: 0 }
       this.remember(this.throttles, service, state)
     }
-    if (second !== state.second) {
+    // A record older than the current second (clock skew between producers) counts toward the current one.
+    if (second > state.second) {
       if (state.throttled && this.isCalm(state, second)) this.stopThrottle(service, state, time)
       state.second = second
       state.count = 0

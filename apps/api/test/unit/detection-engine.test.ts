@@ -355,6 +355,14 @@ describe('DetectionEngine throttling', () => {
     expect(engine.stats().evaluated).toBe(10 + 1 + 1)
   })
 
+  it('counts a late record in the current second', async () => {
+    const engine = engineWith(FLOOD, { throttleEventsPerSecond: 10, throttleSampleEvery: 5 })
+    for (let i = 0; i < 6; i++) engine.handle(record({ at: T0 + 1_000 + i, type: 'SYSCALL_OBSERVED' }))
+    for (let i = 0; i < 5; i++) engine.handle(record({ at: T0 + 999, type: 'SYSCALL_OBSERVED' }))
+    await engine.idle()
+    expect(audit.ofType('THROTTLE_STARTED')).toHaveLength(1)
+  })
+
   it('leaves other services alone', async () => {
     const engine = engineWith(FLOOD, { throttleEventsPerSecond: 10, throttleSampleEvery: 5 })
     for (let i = 0; i < 30; i++) engine.handle(record({ at: T0 + i, service: 'noisy', type: 'SYSCALL_OBSERVED' }))
