@@ -52,3 +52,5 @@ export {
   type CompileResult,
   type HostFacts,
 } from './compile.js'
+export * from './export/index.js'
+export * from './score.js'
