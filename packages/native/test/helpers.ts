@@ -6,8 +6,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LaunchSpec } from '@blackhole/policy'
-import { closeFd, pidfdSendSignal, spawnSandbox, watchExit } from '@blackhole/native'
-import type { ExitStatus, SandboxChild, SpawnHooks } from '@blackhole/native'
+import { SeccompNotifier, closeFd, pidfdSendSignal, spawnSandbox, watchExit } from '@blackhole/native'
+import type { ExitStatus, NotifyAction, NotifyEvent, SandboxChild, SpawnHooks } from '@blackhole/native'
 
 export const TEST_UID = 61999
 export const TEST_GID = 61999
@@ -108,26 +108,42 @@ export interface SandboxRun {
   exit: ExitStatus
   stdout: string
   stderr: string
+  /** Seccomp notifications, when the spec has a listener. */
+  events: NotifyEvent[]
+}
+
+export interface RunOptions {
+  hooks?: SpawnHooks
+  timeoutMs?: number
+  /** Answers for a spec with a seccomp listener; other numbers get EPERM. */
+  notifyActions?: Record<number, NotifyAction>
 }
 
 /**
- * Spawns the spec with stdout and stderr in temporary files, waits for the
- * exit through watchExit (killing the sandbox after timeoutMs) and returns
- * both outputs.
+ * Spawns the spec with stdout and stderr in temporary files, answers its
+ * seccomp notifications when it has a listener, waits for the exit through
+ * watchExit (killing the sandbox after timeoutMs) and returns both outputs.
  */
-export async function runSandbox(
-  spec: LaunchSpec,
-  options: { hooks?: SpawnHooks; timeoutMs?: number; whileRunning?: (child: SandboxChild) => void | Promise<void> } = {},
-): Promise<SandboxRun> {
+export async function runSandbox(spec: LaunchSpec, options: RunOptions = {}): Promise<SandboxRun> {
   const dir = mkdtempSync(join(tmpdir(), 'blackhole-native-'))
   const stdoutFd = openSync(join(dir, 'stdout'), 'w+')
   const stderrFd = openSync(join(dir, 'stderr'), 'w+')
   try {
     const child = spawnSandbox({ ...spec, stdio: [spec.stdio[0], stdoutFd, stderrFd] }, options.hooks)
+    const events: NotifyEvent[] = []
+    const notifier =
+      child.notifyFd === null
+        ? null
+        : new SeccompNotifier(child.notifyFd, {
+            actions: options.notifyActions ?? {},
+            defaultAction: { action: 'errno', errno: 1 },
+            maxQueue: 10_000,
+            batchMs: 10,
+            onBatch: (batch) => events.push(...batch),
+          })
     try {
       const exited = new Promise<ExitStatus>((resolve) => watchExit(child.pidfd, resolve))
       const timer = setTimeout(() => pidfdSendSignal(child.pidfd, 'SIGKILL'), options.timeoutMs ?? 10_000)
-      await options.whileRunning?.(child)
       const exit = await exited
       clearTimeout(timer)
       return {
@@ -135,10 +151,11 @@ export async function runSandbox(
         exit,
         stdout: readFileSync(join(dir, 'stdout'), 'utf8'),
         stderr: readFileSync(join(dir, 'stderr'), 'utf8'),
+        events,
       }
     } finally {
       closeFd(child.pidfd)
-      if (child.notifyFd !== null && options.whileRunning === undefined) closeFd(child.notifyFd)
+      notifier?.close()
     }
   } finally {
     closeSync(stdoutFd)
