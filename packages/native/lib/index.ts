@@ -132,12 +132,12 @@ export function hostFacts(): HostFacts {
 }
 
 export interface SeccompNotifierOptions {
-  /** Answer per syscall number; the rest get defaultAction. */
+  /** Response per syscall number; other numbers get defaultAction. */
   actions: Record<number, NotifyAction>
   defaultAction: NotifyAction
   /** Events held for JavaScript at most; more are counted as dropped. */
   maxQueue: number
-  /** Longest wait in milliseconds before queued events are delivered (sooner at 256 events). */
+  /** Maximum wait in milliseconds before queued events are delivered; 256 queued events are delivered at once. */
   batchMs: number
   onBatch(events: NotifyEvent[], dropped: number): void
 }
@@ -155,7 +155,7 @@ function checkAction(action: unknown, field: string): void {
 }
 
 /**
- * Answers seccomp user notifications on a native thread from a fixed table
+ * Responds to seccomp user notifications on a native thread from a fixed table
  * and delivers them to onBatch in batches. Owns notifyFd: close() stops the
  * thread and closes it, after which notified syscalls fail with ENOSYS. The
  * thread also ends on its own when the sandbox exits.

@@ -16,7 +16,7 @@ export interface NativeLaunchFailure {
   message: string
   /** Path or value the step worked on; empty when none applies. */
   detail: string
-  /** What to check on the host; empty when there is no advice. */
+  /** Host setting to check, for example after EPERM on clone; empty when none applies. */
   hint: string
 }
 

@@ -15,7 +15,8 @@ type Bag = Record<string, unknown>
 
 function show(value: unknown): string {
   const text = JSON.stringify(value)
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text
+  if (text === undefined) return String(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
 function invalid(field: string, expected: string, value: unknown): TypeError {

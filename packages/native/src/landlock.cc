@@ -59,8 +59,11 @@ bool applyRuleset(const launch::LaunchPlan& plan, launch::ChildFailure& failure)
   }
 
   RulesetAttr attr = {rules.handledAccessFs, rules.handledAccessNet, rules.scoped};
-  // Older kernels reject a larger struct, so pass only the fields in use.
-  size_t size = rules.scoped != 0 ? 24 : rules.handledAccessNet != 0 ? 16 : 8;
+  // The size tells the kernel which fields are present. Passing only the
+  // fields in use keeps the struct within what the minimum ABI defines.
+  size_t size = sizeof(uint64_t);
+  if (rules.handledAccessNet != 0) size = 2 * sizeof(uint64_t);
+  if (rules.scoped != 0) size = sizeof(RulesetAttr);
   long ruleset = syscall(SYS_landlock_create_ruleset, &attr, size, 0);
   if (ruleset < 0) return launch::fail(failure, Step::Landlock, errno, "landlock_create_ruleset");
   int rulesetFd = static_cast<int>(ruleset);

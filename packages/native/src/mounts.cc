@@ -20,8 +20,8 @@ using launch::Step;
 
 namespace {
 
-// Only the child's mount namespace sees these; /tmp exists on every host we
-// support and is merely covered, never written.
+// These paths exist only in the child's mount namespace. The staging tmpfs
+// covers the host's /tmp there and never writes to it.
 constexpr const char* kStagingBase = "/tmp";
 constexpr const char* kStagingNewRoot = "/tmp/newroot";
 constexpr const char* kStagingOldRoot = "/tmp/oldroot";
@@ -258,7 +258,7 @@ bool enterStagingRoot(ChildFailure& failure) {
     return launch::fail(failure, Step::MountStaging, errno, kStagingNewRoot);
   }
   // An empty tmpfs as the sandbox's base root: pivot_root needs a mount
-  // point, and without a bind of the host root the sandbox sees only what
+  // point, and without a bind of the host root the sandbox contains only what
   // the mount steps put there.
   if (mount("blackhole-root", kStagingNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0) {
     return launch::fail(failure, Step::MountStaging, errno, kStagingNewRoot);

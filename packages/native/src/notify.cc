@@ -294,7 +294,7 @@ void SeccompNotifier::handle(seccomp_notif& request) {
   event.time = nowMs();
 
   // Decode while the call is still blocked, so the memory cannot change
-  // under the reader; the answer follows right after.
+  // under the reader. The response follows right after.
   decode(request, event);
 
   struct seccomp_notif_resp response;

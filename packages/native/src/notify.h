@@ -1,7 +1,7 @@
-// SeccompNotifier: answers seccomp user notifications on a native thread
-// and reports them to JavaScript in batches.
+// SeccompNotifier: responds to seccomp user notifications on a native
+// thread and reports them to JavaScript in batches.
 //
-// The answer comes from a table fixed at construction, so a slow JavaScript
+// The response comes from a table fixed at construction, so a slow JavaScript
 // consumer never keeps the sandboxed process waiting: the thread replies at
 // once, decodes what it can, and queues an event. When the bounded queue is
 // full the event is counted as dropped, never waited for.
@@ -23,7 +23,7 @@
 namespace notify {
 
 // Keeps a notification that spawnSandbox received after the service had
-// already started, for the notifier on that descriptor to answer first.
+// already started, for the notifier on that descriptor to respond to first.
 void stashPending(int fd, const seccomp_notif& request);
 bool takePending(int fd, seccomp_notif& request);
 

@@ -31,8 +31,8 @@ int fdArgument(const Napi::CallbackInfo& info, size_t index, const char* usage) 
   return info[index].As<Napi::Number>().Int32Value();
 }
 
-// One watched pidfd. The uv handle holds a shared_ptr to it until uv_close
-// finishes, and the stop function holds another, so neither can outlive it.
+// One watched pidfd. The uv handle keeps a shared_ptr to it until uv_close
+// finishes, and the stop function keeps another, so neither outlives it.
 struct ExitWatch {
   uv_poll_t poll;
   napi_env env;

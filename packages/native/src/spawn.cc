@@ -100,11 +100,11 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
   _exit(127);
 }
 
-// The launch order. Each step needs privileges that a later one gives up:
-// mounts and the hostname need CAP_SYS_ADMIN, descriptors and limits are
-// arranged while still root, the identity changes before the capability
-// sets shrink, and the seccomp filter comes last so it need not allow any
-// of these calls.
+// The launch order. Each step needs privileges that a later one gives up.
+// Mounts and the hostname need CAP_SYS_ADMIN. Descriptors and limits are
+// arranged while still root. The identity changes before the capability
+// sets shrink. The seccomp filter comes last, so it need not allow any of
+// these calls.
 [[noreturn]] void runChild(LaunchPlan& plan, fds::ChildDescriptors descriptors) {
   ChildFailure failure = {};
   bool ready =
@@ -253,12 +253,12 @@ bool isReadable(int fd) {
   return poll(&entry, 1, 0) == 1;
 }
 
-// Answers a notification raised while the launch is still in progress. Until
+// Responds to a notification raised while the launch is still in progress. Until
 // execve closes the error pipe, only the launcher's own calls (sendmsg,
 // close, execve) can raise one, and they run on CONTINUE. If the pipe is
 // already closed, execve succeeded first and the notification belongs to the
 // service: it is handed to the SeccompNotifier unanswered.
-void answerLaunchNotification(int notifyFd, int errorRead) {
+void respondToLaunchNotification(int notifyFd, int errorRead) {
   struct seccomp_notif request;
   memset(&request, 0, sizeof(request));
   if (ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) return;
@@ -316,7 +316,7 @@ ExecOutcome awaitExec(Descriptors& fds, bool listener, ChildFailure& record, int
       if (received >= 0) fds.notifyFd = received;
       syncOpen = false;
     } else {
-      answerLaunchNotification(fds.notifyFd, fds.errorRead);
+      respondToLaunchNotification(fds.notifyFd, fds.errorRead);
     }
   }
 }

@@ -115,12 +115,12 @@ export interface SandboxRun {
 export interface RunOptions {
   hooks?: SpawnHooks
   timeoutMs?: number
-  /** Answers for a spec with a seccomp listener; other numbers get EPERM. */
+  /** Responses for a spec with a seccomp listener, by syscall number; other numbers get EPERM. */
   notifyActions?: Record<number, NotifyAction>
 }
 
 /**
- * Spawns the spec with stdout and stderr in temporary files, answers its
+ * Spawns the spec with stdout and stderr in temporary files, responds to its
  * seccomp notifications when it has a listener, waits for the exit through
  * watchExit (killing the sandbox after timeoutMs) and returns both outputs.
  */

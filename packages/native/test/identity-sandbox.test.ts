@@ -13,7 +13,7 @@ const CONFIG = fileURLToPath(new URL('../../../examples/blackhole.yaml', import.
 const LOG_DIR = '/var/log/blackhole/identity'
 const PYTHON = '/usr/bin/python3'
 
-// Prints one JSON object with what the sandbox sees.
+// Prints one JSON object with the values checked inside the sandbox.
 const PROBE = `
 import errno, json, os, socket
 result = {}
@@ -125,7 +125,7 @@ function identityProfile(): Profile {
   return profile
 }
 
-/** The identity profile with port 80 allowed by Landlock, so only capabilities decide. */
+/** Returns the profile with port 80 allowed by Landlock, so only capabilities decide the bind. */
 function withPort80(profile: Profile, capabilities: string[]): Profile {
   return {
     ...profile,

@@ -65,7 +65,7 @@ describe('SeccompNotifier', () => {
       expect(exec?.decoded?.argv).toEqual(['/bin/true', 'one', 'two'])
       expect(Math.abs((exec?.time ?? 0) - Date.now())).toBeLessThan(10_000)
 
-      // The launcher's own execve of bash is answered during spawn, not reported.
+      // spawnSandbox itself lets the launcher's execve of bash continue, so it is not reported.
       expect(events.filter((event) => event.syscall === NR_EXECVE)).toHaveLength(1)
       expect(stats.received).toBe(events.length)
       expect(stats.delivered).toBe(events.length)
