@@ -10,9 +10,9 @@
 // enter as 1 - base^sum, which keeps growing with every extra entry and
 // never reaches 1, so no line saturates and hides a further loosening.
 
-import { DEFAULT_DENIED_SYSCALLS } from './export/seccomp.js'
 import { boundPorts, isBeneath } from './export/types.js'
 import type { FileAccessMode, Profile } from './profile.js'
+import { ARGUMENT_CHECKED_SYSCALLS, DEFAULT_DENIED_SYSCALLS } from './seccomp/syscall-sets.js'
 
 export interface ScoreLine {
   /** Profile field the line rates, in YAML spelling, such as `network.mode`. */
@@ -58,13 +58,12 @@ const CAPABILITY_WEIGHTS: Record<string, number> = {
 }
 
 // Re-allowing these hands the service a kernel attack surface or a way out
-// of its namespaces; other names in the default deny set weigh less.
+// of its namespaces; other names in the default deny set weigh less. The
+// parser accepts only ptrace of these, but the score rates any profile.
 const CRITICAL_SYSCALLS = new Set([
   'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'bpf', 'ptrace', 'mount',
   'pivot_root', 'unshare', 'setns', 'open_by_handle_at', 'io_uring_setup',
 ])
-// Syscalls the default filter checks by argument; allowing them drops the check.
-const ARGUMENT_CHECKED_SYSCALLS = new Set(['clone', 'clone3', 'personality', 'ioctl', 'socket'])
 
 const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE/i
 const LOADER_NAME = /^(PATH|LD_[A-Z_]+|NODE_OPTIONS|PYTHONPATH)$/
@@ -268,7 +267,7 @@ function syscallLines(profile: Profile): ScoreLine[] {
   for (const { name } of profile.syscalls.allowed) {
     if (CRITICAL_SYSCALLS.has(name)) allowedRisk += 2
     else if (defaults.has(name)) allowedRisk += 1
-    else if (ARGUMENT_CHECKED_SYSCALLS.has(name)) allowedRisk += 0.7
+    else if (ARGUMENT_CHECKED_SYSCALLS.includes(name)) allowedRisk += 0.7
     else {
       // A name the default filter never denies changes little.
       allowedRisk += 0.05

@@ -34,6 +34,11 @@ function verify(dropIn: string, label: string): string[] {
   return output.split('\n').filter((line) => line.trim() !== '')
 }
 
+// Syscalls newer than the libseccomp 2.5.4 that systemd 252 resolves names
+// with: systemd skips them with a log line, while newer releases deny them.
+const NEWER_SYSCALLS = ['open_tree_attr']
+const isNewerSyscall = (line: string) => NEWER_SYSCALLS.some((name) => line.endsWith(`Failed to parse system call, ignoring: ${name}`))
+
 const cases: [string, Profile][] = [
   ...exampleProfiles.map((profile): [string, Profile] => [profile.name, profile]),
   ['every-feature', withChanges(everyFeatureProfile, { user: 'svc' })],
@@ -46,7 +51,7 @@ describe('systemd export', () => {
   for (const [label, profile] of cases) {
     it(`passes systemd-analyze verify for ${label}`, () => {
       const { text } = exportProfile(profile, 'systemd')
-      const complaints = verify(text, label)
+      const complaints = verify(text, label).filter((line) => !isNewerSyscall(line))
       expect(complaints).toEqual([])
     })
   }
@@ -54,9 +59,11 @@ describe('systemd export', () => {
   it('verify check catches a bad directive', () => {
     // Guards the check above: a misspelt key and a bad value must be reported.
     const { text } = exportProfile(identityProfile, 'systemd')
-    const complaints = verify(text + 'ProtectSystems=strict\nLimitNOFILE=lots\n', 'broken')
+    const complaints = verify(text + 'ProtectSystems=strict\nLimitNOFILE=lots\nSystemCallFilter=~no_such_call\n', 'broken')
+      .filter((line) => !isNewerSyscall(line))
     expect(complaints.some((line) => line.includes('ProtectSystems'))).toBe(true)
     expect(complaints.some((line) => line.includes('lots'))).toBe(true)
+    expect(complaints.some((line) => line.includes('no_such_call'))).toBe(true)
   })
 
   it('writes identity and capabilities', () => {
@@ -103,7 +110,7 @@ describe('systemd export', () => {
     expect(veth).toMatch(/^IPAddressDeny=any$/m)
     expect(veth).toMatch(/^IPAddressAllow=localhost$/m)
     expect(veth).toMatch(/^IPAddressAllow=10\.20\.0\.0\/16$/m)
-    expect(veth).toMatch(/^RestrictAddressFamilies=AF_INET AF_INET6$/m)
+    expect(veth).toMatch(/^RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK$/m)
     expect(veth).toMatch(/^SocketBindAllow=tcp:443$/m)
     expect(veth).toMatch(/^SocketBindAllow=tcp:5432$/m)
     expect(veth).toMatch(/^SocketBindDeny=any$/m)
@@ -112,18 +119,18 @@ describe('systemd export', () => {
     const none = exportProfile(strictProfile('quiet'), 'systemd').text
     expect(none).toMatch(/^PrivateNetwork=yes$/m)
     expect(none).toMatch(/^IPAddressDeny=any$/m)
-    expect(none).toMatch(/^RestrictAddressFamilies=none$/m)
+    expect(none).toMatch(/^RestrictAddressFamilies=AF_NETLINK$/m)
 
     const local = exportProfile(workerProfile, 'systemd').text
     expect(local).toMatch(/^PrivateNetwork=yes$/m)
     expect(local).not.toContain('IPAddressDeny')
-    expect(local).toMatch(/^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$/m)
+    expect(local).toMatch(/^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK$/m)
   })
 
   it('writes the syscall filter', () => {
     const { text } = exportProfile(everyFeatureProfile, 'systemd')
     expect(text).toMatch(/^SystemCallFilter=@system-service$/m)
-    expect(text).toMatch(/^SystemCallFilter=clone ptrace$/m)
+    expect(text).toMatch(/^SystemCallFilter=ptrace$/m)
     const deny = text.split('\n').find((line) => line.startsWith('SystemCallFilter=~'))
     expect(deny).toBeDefined()
     const words = deny!.slice('SystemCallFilter=~'.length).split(' ')

@@ -72,7 +72,7 @@ function tighteningsOf(profile: Profile): Tightening[] {
   profile.syscalls.allowed.forEach((rule, i) => {
     list.push([`syscalls.allowed - ${rule.name}`, (p) => { p.syscalls.allowed.splice(i, 1) }])
   })
-  const extra = ['uselib', 'chroot', 'mknod', 'kill'].find((name) => !profile.syscalls.denied.some((rule) => rule.name === name))!
+  const extra = ['chroot', 'mknod', 'kill', 'mkdir'].find((name) => !profile.syscalls.denied.some((rule) => rule.name === name))!
   list.push([`syscalls.denied + ${extra}`, (p) => { p.syscalls.denied.push({ name: extra, errno: null }) }])
   list.push(['max_memory smaller', (p) => { p.resourceLimits.maxMemory = limits.maxMemory === null ? 1024 * MiB : limits.maxMemory / 2 }])
   list.push(['max_cpu smaller', (p) => { p.resourceLimits.maxCpu = limits.maxCpu === null ? 1 : limits.maxCpu / 2 }])

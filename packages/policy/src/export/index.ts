@@ -15,7 +15,7 @@ import { exportWindows } from './windows.js'
 export type { ExportFormat, ExportOptions, ExportResult, FormatInfo } from './types.js'
 export { appArmorProfileName } from './apparmor.js'
 export { buildOciConfig, type OciConfig } from './oci.js'
-export { buildSeccompProfile, DEFAULT_DENIED_SYSCALLS, type SeccompProfile, type SeccompRule } from './seccomp.js'
+export { buildSeccompProfile, type SeccompProfile, type SeccompRule } from './seccomp.js'
 export { buildWindowsPlan, type WindowsPlan } from './windows.js'
 
 export const EXPORT_FORMATS: readonly FormatInfo[] = [

@@ -11,12 +11,16 @@
 // - filesystem.file_access as an allow-list: systemd marks the listed paths
 //   read-only or writable but cannot hide the rest of the tree (Landlock can);
 // - the ioctl TIOCSTI/TIOCLINUX denial of the default filter: SystemCallFilter=
-//   does not look at arguments.
+//   does not look at arguments;
+// - netlink limited to NETLINK_ROUTE: RestrictAddressFamilies= allows AF_NETLINK
+//   with every protocol (most of the others need capabilities the service lacks).
 
 import type { Profile } from '../profile.js'
 import { accountOf, boundPorts, hasAnyDestination, isBeneath, serviceNameOf, type ExportOptions, type ExportResult } from './types.js'
-import { DEFAULT_DENIED_SYSCALLS } from './seccomp.js'
-import { DEFAULT_ERRNO } from './errno.js'
+import { OPT_IN_SYSCALLS } from '../seccomp/syscall-sets.js'
+import { deniedSyscalls } from './seccomp.js'
+
+const DEFAULT_ERRNO = 'EPERM'
 
 /**
  * Directories systemd creates and chowns to the service user, keyed by the
@@ -112,7 +116,12 @@ const PROTECTIONS: [directive: string, conflicts: string[]][] = [
 
 function sandboxing(profile: Profile): string[] {
   const lines = ['', '# kernel and process protections']
+  const optedIn = new Set(profile.syscalls.allowed.map((rule) => rule.name))
   for (const [directive, conflicts] of PROTECTIONS) {
+    if (directive === 'LockPersonality=yes' && optedIn.has('personality')) {
+      lines.push('# LockPersonality=yes is off: the profile allows personality(2).')
+      continue
+    }
     const granted = conflicts.filter((cap) => profile.capabilities.includes(cap))
     if (granted.length === 0) lines.push(directive)
     else lines.push(`# ${directive} is off: it would drop ${granted.join(', ')}, which the profile grants.`)
@@ -176,10 +185,15 @@ function network(profile: Profile, warnings: string[]): string[] {
     lines.push('IPAddressDeny=localhost')
   }
 
+  // AF_NETLINK stays for interface and address lookups (getifaddrs), which
+  // Blackhole's filter allows through NETLINK_ROUTE.
   const families: string[] = []
   if (net.allowUnixSockets) families.push('AF_UNIX')
   if (net.mode !== 'none' || net.allowLocalhost) families.push('AF_INET', 'AF_INET6')
-  lines.push(`RestrictAddressFamilies=${families.length > 0 ? families.join(' ') : 'none'}`)
+  families.push('AF_NETLINK')
+  const rawSockets = profile.syscalls.allowed.some((rule) => rule.name === 'socket')
+  if (rawSockets && net.mode !== 'none') families.push('AF_PACKET')
+  lines.push(`RestrictAddressFamilies=${families.join(' ')}`)
 
   const ports = boundPorts(profile)
   for (const port of ports) lines.push(`SocketBindAllow=tcp:${port}`)
@@ -207,12 +221,9 @@ function syscallFilter(profile: Profile, warnings: string[]): string[] {
     warnings.push('enforce_mode: disabled, so no SystemCallFilter= is set')
     return lines
   }
-  const allowed = new Set(profile.syscalls.allowed.map((rule) => rule.name))
-  const denied = new Map<string, string>()
-  for (const name of DEFAULT_DENIED_SYSCALLS) {
-    if (!allowed.has(name)) denied.set(name, DEFAULT_ERRNO)
-  }
-  for (const rule of profile.syscalls.denied) denied.set(rule.name, rule.errno ?? DEFAULT_ERRNO)
+  // Only the opt-ins change Blackhole's filter; other allowed names are no-ops there.
+  const allowed = new Set(profile.syscalls.allowed.map((rule) => rule.name).filter((name) => OPT_IN_SYSCALLS.includes(name)))
+  const denied = deniedSyscalls(profile)
 
   if (profile.enforceMode === 'permissive') {
     // Permissive: nothing is denied, the calls the filter would deny are logged.
@@ -224,9 +235,7 @@ function syscallFilter(profile: Profile, warnings: string[]): string[] {
     const words = entries.map(([name, errno]) => (errno === DEFAULT_ERRNO ? name : `${name}:${errno}`))
     lines.push(`SystemCallFilter=~${words.join(' ')}`)
     lines.push(`SystemCallErrorNumber=${DEFAULT_ERRNO}`)
-    if (!allowed.has('ioctl')) {
-      warnings.push('syscalls (default): systemd cannot deny the ioctls TIOCSTI and TIOCLINUX by argument; set the sysctl dev.tty.legacy_tiocsti=0')
-    }
+    warnings.push('syscalls (default): systemd cannot deny the ioctls TIOCSTI and TIOCLINUX by argument; set the sysctl dev.tty.legacy_tiocsti=0')
   }
   lines.push('SystemCallArchitectures=native')
   return lines
