@@ -33,14 +33,14 @@ describe('LaunchError', () => {
     const spec = baseSpec({
       mounts: [
         ...baseSpec().mounts,
-        { type: 'tmpfs', target: '/var/log/blackhole/identity', sizeBytes: 1 << 20, mode: 0o700, uid: 0, gid: 0, readOnly: false },
+        { type: 'tmpfs', target: '/var/lib/blackhole-native-missing/state', sizeBytes: 1 << 20, mode: 0o700, uid: 0, gid: 0, readOnly: false },
       ],
     })
     const error = launchError(spec)
     expect(error.step).toBe('mount tmpfs')
     expect(error.code).toBe('EROFS')
-    expect(error.detail).toBe('/var/log/blackhole/identity')
-    expect(error.message).toBe('mount tmpfs /var/log/blackhole/identity: Read-only file system (EROFS)')
+    expect(error.detail).toBe('/var/lib/blackhole-native-missing/state')
+    expect(error.message).toBe('mount tmpfs /var/lib/blackhole-native-missing/state: Read-only file system (EROFS)')
   })
 
   // Only a host whose bounding set lacks CAP_SYS_RESOURCE can show this.
