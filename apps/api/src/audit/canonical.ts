@@ -52,19 +52,45 @@ export function toJsonValue<T>(value: T): T {
 export type HashedFields = Omit<AuditRecord, 'hash' | 'hmac'>
 
 /**
- * Writes the canonical JSON of a record's fields in sorted key order, with
- * `hash` and `hmac` when given. The key set is fixed, so a template is
- * about three times faster than the general canonicalJson on the append
- * path; a unit test checks that both produce the same text.
+ * Writes the canonical JSON of a record's fields in sorted key order as two
+ * parts: the members before `hash` and those after `hmac`. Joined, they are
+ * the hashed form; with `"hash":…,"hmac":…,` between them, the JSONL line.
+ * The key set is fixed, so this template is about three times faster than
+ * the general canonicalJson on the append path; a unit test checks that
+ * both produce the same text.
  */
-function recordJson(record: HashedFields, metadataJson: string, seal: { hash: string; hmac: string | null } | null): string {
-  const sealed = seal ? `"hash":${JSON.stringify(seal.hash)},"hmac":${JSON.stringify(seal.hmac)},` : ''
-  return (
-    `{"actor":${JSON.stringify(record.actor)},"description":${JSON.stringify(record.description)},${sealed}` +
+function recordJsonParts(record: HashedFields, metadataJson: string): [string, string] {
+  return [
+    `{"actor":${JSON.stringify(record.actor)},"description":${JSON.stringify(record.description)},`,
     `"metadata":${metadataJson},"pid":${JSON.stringify(record.pid)},"prevHash":${JSON.stringify(record.prevHash)},` +
-    `"seq":${JSON.stringify(record.seq)},"service":${JSON.stringify(record.service)},` +
-    `"severity":${JSON.stringify(record.severity)},"time":${JSON.stringify(record.time)},"type":${JSON.stringify(record.type)}}`
-  )
+      `"seq":${JSON.stringify(record.seq)},"service":${JSON.stringify(record.service)},` +
+      `"severity":${JSON.stringify(record.severity)},"time":${JSON.stringify(record.time)},"type":${JSON.stringify(record.type)}}`,
+  ]
+}
+
+function sealMembers(hash: string, hmac: string | null): string {
+  return `"hash":${JSON.stringify(hash)},"hmac":${JSON.stringify(hmac)},`
+}
+
+function recordJson(record: HashedFields, metadataJson: string, seal: { hash: string; hmac: string | null } | null): string {
+  const [head, tail] = recordJsonParts(record, metadataJson)
+  return seal ? head + sealMembers(seal.hash, seal.hmac) + tail : head + tail
+}
+
+/**
+ * Seals a new record and returns its hash, HMAC and JSONL line, serializing
+ * its fields once for all three.
+ */
+export function sealAndSerialize(
+  record: HashedFields,
+  hmacKey: Buffer | null,
+  metadataJson: string,
+): { hash: string; hmac: string | null; line: string } {
+  const [head, tail] = recordJsonParts(record, metadataJson)
+  const bytes = Buffer.from(record.prevHash + head + tail, 'utf8')
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  const hmac = hmacKey ? createHmac('sha256', hmacKey).update(bytes).digest('hex') : null
+  return { hash, hmac, line: head + sealMembers(hash, hmac) + tail }
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { AuditRecord } from '../types.js'
-import { GENESIS_PREV_HASH, recordLine, sealRecord } from './canonical.js'
+import { canonicalJson, GENESIS_PREV_HASH, recordLine, sealRecord } from './canonical.js'
 import { appendAndSync, readJsonl, replaceFile, truncateFile } from './jsonl.js'
 import { lineSeq } from './retention.js'
-import { recordToRow, rowToRecord, type AuditStore } from './store.js'
+import { rowToRecord, type AuditStore } from './store.js'
 import type { CrashFinding } from './verify.js'
 
 /**
@@ -63,7 +63,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
         `${jsonlPath} has ${count} records past the database's last record ${dbLastSeq} that do not continue its chain; run blackhole audit verify before starting`,
       )
     }
-    store.insertBatch(records.map((record) => recordToRow(record)), null)
+    store.insertBatch(records, records.map((record) => canonicalJson(record.metadata)), null)
     finding.uncommittedLines = records.length
   } else if (jsonlLastSeq < dbLastSeq) {
     if (jsonlLastSeq > 0 && store.recordAt(jsonlLastSeq) && recordLine(store.recordAt(jsonlLastSeq)!) !== lastLine!.text) {

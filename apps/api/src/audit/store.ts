@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { applyMigrations } from '../db/migrate.js'
 import type { AuditRecord, Severity } from '../types.js'
-import { canonicalJson } from './canonical.js'
 
 /** prisma/migrations, found from this file in src/audit and in dist/audit alike. */
 export const DEFAULT_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../prisma/migrations')
@@ -64,10 +63,6 @@ export function rowToRecord(row: AuditEventRow): AuditRecord {
   }
 }
 
-export function recordToRow(record: AuditRecord, metadataJson = canonicalJson(record.metadata)): AuditEventRow {
-  return { ...record, metadata: metadataJson }
-}
-
 /**
  * Opens the database in WAL mode with synchronous=NORMAL and applies the
  * migrations. NORMAL is enough for the audit tables because the JSONL file
@@ -104,26 +99,29 @@ export class AuditStore {
     this.deleteThrough = db.prepare(`DELETE FROM AuditEvent WHERE seq > 1 AND seq <= ?`)
   }
 
-  /** Inserts the rows, and a checkpoint when given, in one transaction. */
-  insertBatch(rows: AuditEventRow[], checkpoint: CheckpointRow | null): void {
+  /**
+   * Inserts the records, with their metadata as canonical JSON text, and a
+   * checkpoint when given, in one transaction.
+   */
+  insertBatch(records: AuditRecord[], metadataTexts: string[], checkpoint: CheckpointRow | null): void {
     this.db.transaction(() => {
       // Positional parameters bind faster than named ones on this hot path.
-      for (const row of rows) {
+      records.forEach((record, index) => {
         this.insertEvent.run(
-          row.seq,
-          row.time,
-          row.service,
-          row.pid,
-          row.type,
-          row.severity,
-          row.description,
-          row.metadata,
-          row.actor,
-          row.prevHash,
-          row.hash,
-          row.hmac,
+          record.seq,
+          record.time,
+          record.service,
+          record.pid,
+          record.type,
+          record.severity,
+          record.description,
+          metadataTexts[index],
+          record.actor,
+          record.prevHash,
+          record.hash,
+          record.hmac,
         )
-      }
+      })
       if (checkpoint) this.insertCheckpointStatement.run(checkpoint)
     })()
   }

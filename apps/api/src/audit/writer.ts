@@ -1,8 +1,8 @@
 import type { AuditInput, AuditRecord } from '../types.js'
 import { SEVERITIES } from '../types.js'
-import { canonicalJson, recordLine, sealRecord, toJsonValue } from './canonical.js'
+import { canonicalJson, GENESIS_PREV_HASH, sealAndSerialize, toJsonValue } from './canonical.js'
 import type { JsonlAppender } from './jsonl.js'
-import { recordToRow, type AuditEventRow, type AuditStore, type CheckpointRow } from './store.js'
+import type { AuditStore, CheckpointRow } from './store.js'
 
 interface Pending {
   input: AuditInput
@@ -25,10 +25,10 @@ export interface WriterOptions {
 }
 
 /**
- * Validates an input and returns the fields a record takes from it, with
- * metadata turned into plain JSON data.
+ * Validates an input and returns an unsealed record (empty hash) built from
+ * it, with metadata turned into plain JSON data.
  */
-export function normalizeInput(input: AuditInput): Omit<AuditRecord, 'seq' | 'time' | 'prevHash' | 'hash' | 'hmac'> {
+export function newRecord(input: AuditInput, seq: number, time: string, prevHash: string): AuditRecord {
   if (!input || typeof input.type !== 'string' || input.type === '') {
     throw new TypeError(`audit input type ${JSON.stringify(input?.type)} is invalid; pass a non-empty string such as SERVICE_STARTED`)
   }
@@ -46,6 +46,8 @@ export function normalizeInput(input: AuditInput): Omit<AuditRecord, 'seq' | 'ti
     throw new TypeError('audit input metadata is invalid; pass a plain object')
   }
   return {
+    seq,
+    time,
     service: input.service ?? null,
     pid: input.pid ?? null,
     type: input.type,
@@ -53,6 +55,9 @@ export function normalizeInput(input: AuditInput): Omit<AuditRecord, 'seq' | 'ti
     description: input.description,
     metadata,
     actor: input.actor ?? null,
+    prevHash,
+    hash: '',
+    hmac: null,
   }
 }
 
@@ -137,29 +142,27 @@ export class GroupCommitWriter {
     }
 
     const records: AuditRecord[] = []
-    const rows: AuditEventRow[] = []
+    const metadataTexts: string[] = []
     const lines: string[] = []
     const accepted: Pending[] = []
     let previous = this.last
+    // One time for the batch: its records are sealed in the same instant.
+    const time = new Date().toISOString()
     for (const pending of batch) {
-      let fields: ReturnType<typeof normalizeInput>
+      let record: AuditRecord
       try {
-        fields = normalizeInput(pending.input)
+        record = newRecord(pending.input, (previous?.seq ?? 0) + 1, time, previous?.hash ?? GENESIS_PREV_HASH)
       } catch (error) {
         pending.reject(error as Error)
         continue
       }
-      const unsealed = {
-        seq: (previous?.seq ?? 0) + 1,
-        time: new Date().toISOString(),
-        ...fields,
-        prevHash: previous?.hash ?? '0'.repeat(64),
-      }
-      const metadataJson = canonicalJson(fields.metadata)
-      const record: AuditRecord = { ...unsealed, ...sealRecord(unsealed, this.options.hmacKey, metadataJson) }
+      const metadataJson = canonicalJson(record.metadata)
+      const { hash, hmac, line } = sealAndSerialize(record, this.options.hmacKey, metadataJson)
+      record.hash = hash
+      record.hmac = hmac
       records.push(record)
-      rows.push(recordToRow(record, metadataJson))
-      lines.push(recordLine(record, metadataJson), '\n')
+      metadataTexts.push(metadataJson)
+      lines.push(line, '\n')
       accepted.push(pending)
       previous = record
     }
@@ -169,7 +172,7 @@ export class GroupCommitWriter {
     const checkpoint = this.options.checkpointFor(previous!)
     try {
       await this.options.jsonl.append(data)
-      this.options.store.insertBatch(rows, checkpoint)
+      this.options.store.insertBatch(records, metadataTexts, checkpoint)
     } catch (error) {
       const cause = error as Error
       try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { canonicalJson, GENESIS_PREV_HASH, hashedBytes, sealRecord } from '../../src/audit/index.js'
-import { recordLine, toJsonValue } from '../../src/audit/canonical.js'
+import { recordLine, sealAndSerialize, toJsonValue } from '../../src/audit/canonical.js'
 
 const record = {
   seq: 7,
@@ -76,6 +76,15 @@ describe('recordLine', () => {
     expect(recordLine(sealed)).toBe(canonicalJson(sealed))
     const unsealed = { ...record, service: null, pid: null, actor: 'rule:x', hash: 'ab', hmac: null }
     expect(recordLine(unsealed)).toBe(canonicalJson(unsealed))
+  })
+
+  it('matches the line from sealAndSerialize', () => {
+    const key = Buffer.alloc(32, 3)
+    const sealed = sealAndSerialize(record, key, canonicalJson(record.metadata))
+    const expected = { ...record, ...sealRecord(record, key) }
+    expect(sealed.hash).toBe(expected.hash)
+    expect(sealed.hmac).toBe(expected.hmac)
+    expect(sealed.line).toBe(canonicalJson(expected))
   })
 
   it('matches the hashed bytes without hash and hmac', () => {
