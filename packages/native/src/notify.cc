@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -189,7 +190,12 @@ SeccompNotifier::SeccompNotifier(const Napi::CallbackInfo& info) : Napi::ObjectW
   Napi::Array keys = actions.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); i++) {
     std::string key = keys.Get(i).ToString().Utf8Value();
-    actions_[std::stoi(key)] = parseAction(actions.Get(key), "actions[" + key + "]");
+    char* end = nullptr;
+    long number = strtol(key.c_str(), &end, 10);
+    if (key.empty() || *end != '\0' || number < 0 || number > 0xffff) {
+      throw Napi::TypeError::New(env, "actions key '" + key + "' must be a syscall number");
+    }
+    actions_[static_cast<int>(number)] = parseAction(actions.Get(key), "actions[" + key + "]");
   }
   defaultAction_ = parseAction(options.Get("defaultAction"), "defaultAction");
   maxQueue_ = static_cast<size_t>(std::max(1.0, options.Get("maxQueue").As<Napi::Number>().DoubleValue()));
