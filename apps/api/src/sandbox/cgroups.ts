@@ -155,6 +155,9 @@ export interface ServiceCgroupOptions {
   killTimeoutMs?: number
 }
 
+// Max wait for the freeze in each killAll round on v1, in milliseconds.
+const KILL_FREEZE_TIMEOUT_MS = 200
+
 // CFS period for CPU quotas: 100 ms, the kernel's default period.
 const CPU_PERIOD_US = 100_000
 
@@ -326,16 +329,16 @@ export class ServiceCgroup {
   }
 
   /** Stops every task in the cgroup and waits until the kernel reports it frozen. */
-  async freeze(): Promise<void> {
+  async freeze(timeoutMs = this.freezeTimeoutMs): Promise<void> {
     const dir = this.requireDir('freezer', 'freeze')
     if (this.versionOf('freezer') === 2) {
       writeControl(join(dir, 'cgroup.freeze'), '1')
-      await this.waitFor(() => readKeyed(join(dir, 'cgroup.events')).frozen === 1, 'frozen 1 in cgroup.events')
+      await this.waitFor(() => readKeyed(join(dir, 'cgroup.events')).frozen === 1, 'frozen 1 in cgroup.events', timeoutMs)
       return
     }
     writeControl(join(dir, 'freezer.state'), 'FROZEN')
     // freezer.state reads FREEZING until every task has stopped.
-    await this.waitFor(() => readText(join(dir, 'freezer.state'))?.trim() === 'FROZEN', 'freezer.state FROZEN')
+    await this.waitFor(() => readText(join(dir, 'freezer.state'))?.trim() === 'FROZEN', 'freezer.state FROZEN', timeoutMs)
   }
 
   async thaw(): Promise<void> {
@@ -379,7 +382,10 @@ export class ServiceCgroup {
             `${this.killTimeoutMs} ms of SIGKILL`,
         )
       }
-      if (canFreeze) await this.freeze().catch(() => undefined)
+      // A task in the middle of exiting (such as a namespace's init waiting
+      // for its children) keeps v1 at FREEZING, so the wait is short and
+      // the kill goes ahead on a partly frozen cgroup.
+      if (canFreeze) await this.freeze(KILL_FREEZE_TIMEOUT_MS).catch(() => undefined)
       for (const pid of this.pids()) killQuietly(pid)
       if (canFreeze) await this.thaw().catch(() => undefined)
       await sleep(10)
@@ -433,6 +439,12 @@ export class ServiceCgroup {
     return readKeyed(join(dir, file)).oom_kill ?? 0
   }
 
+  /** Reads how many forks the pids limit has rejected (the `max` count in pids.events). */
+  forkRejections(): number {
+    const dir = this.dirOf('pids')
+    return dir === null ? 0 : readKeyed(join(dir, 'pids.events')).max ?? 0
+  }
+
   private readCpuUsageUsec(): number {
     const dir = this.dirOf('cpuacct')
     if (dir === null) return 0
@@ -477,12 +489,12 @@ export class ServiceCgroup {
     return dir
   }
 
-  private async waitFor(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + this.freezeTimeoutMs
+  private async waitFor(condition: () => boolean, what: string, timeoutMs = this.freezeTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs
     let delay = 1
     while (!condition()) {
       if (Date.now() > deadline) {
-        throw new CgroupError(`timed out after ${this.freezeTimeoutMs} ms waiting for ${what} in cgroup "${this.name}"`)
+        throw new CgroupError(`timed out after ${timeoutMs} ms waiting for ${what} in cgroup "${this.name}"`)
       }
       await sleep(delay)
       delay = Math.min(delay * 2, 50)

@@ -1,0 +1,131 @@
+// `blackhole run --profile NAME -- CMD ARGS...`: one command in a sandbox,
+// in the foreground, with the terminal's stdio.
+
+import { closeFd, pidfdSendSignal, SeccompNotifier, watchExit, type NotifyEvent } from '@blackhole/native'
+import type { Config, ServiceDefinition } from '@blackhole/policy'
+import { constants } from 'node:os'
+import { dirname } from 'node:path'
+import type { AuditInput } from '../types.js'
+import { notifyEventToAudit } from './notify.js'
+import { LaunchError, prepareLaunch, profileOf, spawnPrepared } from './launch.js'
+
+export interface RunOptions {
+  config: Config
+  configPath: string
+  profileName: string
+  argv: string[]
+  /** Folder for persistent paths (`<dataDir>/volumes/<profile>/...`); default `./data`. */
+  dataDir?: string
+  /** Receives each event as an audit record would; optional. */
+  record?: (input: AuditInput) => Promise<unknown>
+  /** Parent cgroup relative to each hierarchy (default `blackhole`). */
+  cgroupParent?: string
+  /** Where denials are printed (default process.stderr). */
+  stderr?: NodeJS.WritableStream
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/**
+ * Runs argv in a sandbox built from one profile and resolves with its exit
+ * status (128 + signal number when a signal ended it). A launch failure
+ * rejects with the LaunchError, whose `step` names what failed.
+ */
+export async function runInSandbox(options: RunOptions): Promise<number> {
+  const { config, profileName, argv } = options
+  profileOf(config, profileName)
+  const command = argv[0]
+  if (command === undefined || command === '') {
+    throw new LaunchError('resolve command', 22, 'EINVAL', 'no command given', '', 'Use blackhole run --profile NAME -- CMD ARGS...')
+  }
+  const stderr = options.stderr ?? process.stderr
+  const record = options.record ?? (async () => undefined)
+  const service: ServiceDefinition = {
+    name: profileName,
+    profile: profileName,
+    command,
+    args: argv.slice(1),
+    workingDirectory: process.cwd(),
+    environment: {},
+    restart: 'no',
+    persistentPaths: [],
+    autostart: false,
+  }
+  const prepared = await prepareLaunch({
+    // The cgroup name carries the pid so concurrent runs of one profile do not collide.
+    name: profileName,
+    cgroupName: `run-${profileName}-${process.pid}`,
+    service,
+    config,
+    dataDir: options.dataDir ?? 'data',
+    stdio: [0, 1, 2],
+    cgroupParent: options.cgroupParent ?? 'blackhole',
+  })
+  const cgroup = prepared.cgroup
+  let notifier: SeccompNotifier | null = null
+  const forwarders = new Map<NodeJS.Signals, () => void>()
+  try {
+    const child = spawnPrepared(prepared)
+    await record({
+      service: profileName, pid: child.pid, type: 'SERVICE_STARTED', severity: 'info', actor: 'cli',
+      description: `${profileName} started as pid ${child.pid} by blackhole run`,
+      metadata: { uid: prepared.identity.uid, gid: prepared.identity.gid, profile: profileName, command: prepared.spec.argv, configDir: dirname(options.configPath) },
+    })
+    if (child.notifyFd !== null) {
+      notifier = new SeccompNotifier(child.notifyFd, {
+        actions: prepared.notifyActions,
+        // Every syscall the filter sends here has an entry; anything else is denied, to fail secure.
+        defaultAction: { action: 'errno', errno: 1 },
+        maxQueue: 4096,
+        batchMs: 50,
+        onBatch: (events: NotifyEvent[], dropped: number) => {
+          for (const event of events) {
+            const audit = notifyEventToAudit(profileName, prepared.profile, event)
+            if (audit.type !== 'SYSCALL_OBSERVED') stderr.write(`blackhole: ${audit.type.toLowerCase()}: ${audit.description} (pid ${event.pid})\n`)
+            void record(audit).catch(() => undefined)
+          }
+          if (dropped > 0) stderr.write(`blackhole: ${dropped} seccomp notifications dropped\n`)
+        },
+      })
+    }
+    for (const signal of FORWARDED_SIGNALS) {
+      const forward = (): void => {
+        try {
+          pidfdSendSignal(child.pidfd, signal)
+        } catch {
+          // The child has exited; its exit status follows.
+        }
+      }
+      forwarders.set(signal, forward)
+      process.on(signal, forward)
+    }
+    const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      watchExit(child.pidfd, resolve)
+    })
+    try {
+      closeFd(child.pidfd)
+    } catch {
+      // Already closed.
+    }
+    await record({
+      service: profileName, pid: child.pid, type: 'SERVICE_EXITED', actor: 'cli',
+      severity: exit.code === 0 ? 'info' : 'medium',
+      description: exit.signal !== null ? `${profileName} was killed by ${exit.signal}` : `${profileName} exited with code ${exit.code}`,
+      metadata: { exitCode: exit.code, signal: exit.signal },
+    })
+    return exitStatus(exit)
+  } finally {
+    for (const [signal, forward] of forwarders) process.off(signal, forward)
+    notifier?.close()
+    await cgroup.remove()
+  }
+}
+
+/** Maps an exit to a shell-style status: the code, or 128 + the signal number. */
+export function exitStatus(exit: { code: number | null; signal: string | null }): number {
+  if (exit.signal !== null) {
+    const number = constants.signals[exit.signal as NodeJS.Signals]
+    return 128 + (number ?? 0)
+  }
+  return exit.code ?? 1
+}
