@@ -199,12 +199,17 @@ function buildMounts(input: CompileInput): MountStep[] {
     mounts.push({ type: 'bind', source: input.appDir, target: APP_MOUNT_POINT, readOnly: true, recursive: true })
   }
   // With a writable root the scratch directories stay writable like the rest.
-  // The launcher must remount only the top mount read-only (no
-  // AT_RECURSIVE), so the writable mounts beneath keep their access.
-  if (readOnlyRoot) {
-    for (const target of SCRATCH_DIRS) {
-      if (!writableTargets.has(target)) mounts.push({ type: 'readonly', target })
-    }
+  if (!readOnlyRoot) return mounts
+  const remounted = SCRATCH_DIRS.filter((target) => !writableTargets.has(target))
+  for (const target of remounted) mounts.push({ type: 'readonly', target })
+  // The launcher's `readonly` step re-binds the directory recursively and
+  // makes every mount beneath it read-only too. A writable mount under a
+  // remounted scratch directory therefore runs twice: the first creates its
+  // mount point while the directory is writable, the second is the one the
+  // service uses.
+  const writableSteps = mounts.filter((m) => (m.type === 'tmpfs' || m.type === 'bind') && !m.readOnly && m.target !== '/')
+  for (const step of writableSteps) {
+    if (remounted.some((dir) => step.target.startsWith(`${dir}/`))) mounts.push({ ...step })
   }
   return mounts
 }

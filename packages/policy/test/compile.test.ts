@@ -115,6 +115,7 @@ describe('identity profile launch spec', () => {
       { type: 'readonly', target: '/tmp' },
       { type: 'readonly', target: '/var/tmp' },
       { type: 'readonly', target: '/run' },
+      { type: 'tmpfs', target: '/run/blackhole/identity', sizeBytes: tmpfs, mode: 0o700, uid: 991, gid: 990, readOnly: false },
     ])
   })
 

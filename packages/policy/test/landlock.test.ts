@@ -143,10 +143,10 @@ describe.skipIf(process.arch !== 'x64' || process.platform !== 'linux')('real ke
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   for (const name of ['public', 'secret']) writeFileSync(join(dir, name), 'data')
   mkdirSync(join(dir, 'out'))
-  const profile = profileFrom([
-    'network: {allowed_ports: [47811]}',
-    `filesystem: {denied_paths: [${dir}/secret], writable_paths: [${dir}/out]}`,
-  ].join('\n'))
+  // Validation rejects denied paths under /tmp, which is private in a real
+  // sandbox; this test runs on the host, so it sets the path directly.
+  const parsed = profileFrom(`network: {allowed_ports: [47811]}\nfilesystem: {writable_paths: [${dir}/out]}`)
+  const profile: Profile = { ...parsed, filesystem: { ...parsed.filesystem, deniedPaths: [`${dir}/secret`] } }
   const { spec } = compileLandlock(profile, 7)
   const probes = [
     { label: 'public', op: 'read', path: join(dir, 'public') },

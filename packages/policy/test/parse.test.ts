@@ -192,6 +192,13 @@ describe('rejected input', () => {
     ])
   })
 
+  test('denied path in private mount', () => {
+    expect(errorsOf(profile('filesystem:\n  denied_paths: [/var/run/secrets, /proc/kallsyms]'))).toEqual([
+      'test.yaml:4:22: security_profiles.p.filesystem.denied_paths[0]: denied path "/var/run/secrets" is inside /run, which the sandbox replaces with its own mount; only paths on the host root can be denied',
+      'test.yaml:4:40: security_profiles.p.filesystem.denied_paths[1]: denied path "/proc/kallsyms" is inside /proc, which the sandbox replaces with its own mount; only paths on the host root can be denied',
+    ])
+  })
+
   test('syscall allowed and denied', () => {
     expect(errorsOf(profile('syscalls:\n  allowed: [ptrace]\n  denied: [ptrace]'))).toEqual([
       'test.yaml:4:17: security_profiles.p.syscalls.allowed[0]: syscall "ptrace" is both allowed and denied (see security_profiles.p.syscalls.denied[0]); keep it in one list',

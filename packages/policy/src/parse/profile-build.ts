@@ -124,8 +124,17 @@ function checkSyscalls(ctx: ParseContext, profile: Profile, fields: RawFields): 
   })
 }
 
+/** Trees the sandbox replaces with its own mounts, so the host's entries there do not exist inside. */
+const PRIVATE_TREES = ['/proc', '/dev', '/tmp', '/var/tmp', '/run']
+
 function checkPaths(ctx: ParseContext, profile: Profile, fields: RawFields): void {
   const deniedField = fields.get('filesystem.denied_paths')
+  profile.filesystem.deniedPaths.forEach((denied, index) => {
+    const tree = PRIVATE_TREES.find((dir) => isSameOrUnder(resolveVarRun(denied), dir))
+    if (tree !== undefined) {
+      ctx.error(itemLoc(deniedField, index), `denied path "${denied}" is inside ${tree}, which the sandbox replaces with its own mount; only paths on the host root can be denied`)
+    }
+  })
   const writable = [
     ...profile.filesystem.writablePaths.map((w, i) => ({ path: w.path, loc: itemLoc(fields.get('filesystem.writable_paths'), i) })),
     ...profile.filesystem.dataPaths.map((path, i) => ({ path, loc: itemLoc(fields.get('filesystem.data_paths'), i) })),
