@@ -85,7 +85,10 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       signalled = true
       app.log.info({ signal }, 'stopping services and shutting down')
       blackhole.close('supervisor').then(
-        () => resolve(0),
+        () => {
+          output.out('Blackhole stopped')
+          resolve(0)
+        },
         (error: unknown) => {
           output.err(`blackhole: shutdown failed: ${(error as Error).message}`)
           resolve(1)

@@ -1,0 +1,236 @@
+// Runs `bin/blackhole serve` as a real child process with the example
+// config, as root, and drives it over REST and the WebSocket: both example
+// services must run in their sandboxes, terminate must stop one, and
+// SIGTERM must stop everything and leave no cgroup behind.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+
+const BIN = fileURLToPath(new URL('../../../../bin/blackhole', import.meta.url))
+const TOKEN = 'bh_kernel-test-admin-token-for-serve'
+const SERVICES = ['identity', 'storage']
+
+interface ServiceStatus {
+  name: string
+  state: string
+  pid: number | null
+  uid: number | null
+  gid: number | null
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown = null
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value !== null) return value
+    } catch (error) {
+      lastError = error
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`)
+}
+
+/** Returns true when /proc/PID/net/tcp, which shows PID's network namespace, lists `port` in LISTEN. */
+function listensOn(pid: number, port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  const lines = readFileSync(`/proc/${pid}/net/tcp`, 'utf8').trim().split('\n').slice(1)
+  // Fields: sl, local address:port, remote address:port, state (0A = LISTEN).
+  return lines.some((line) => {
+    const fields = line.trim().split(/\s+/)
+    return fields[1]?.endsWith(`:${hexPort}`) === true && fields[3] === '0A'
+  })
+}
+
+/** cgroups of the example services left in any v1 hierarchy or the unified one. */
+function leftoverCgroups(): string[] {
+  const found: string[] = []
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    for (const service of SERVICES) {
+      const path = join('/sys/fs/cgroup', hierarchy, 'blackhole', service)
+      if (existsSync(path)) found.push(path)
+    }
+  }
+  return found
+}
+
+describe('blackhole serve', () => {
+  let dir: string
+  let dataDir: string
+  let port: number
+  let child: ChildProcess
+  let output = ''
+  let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  const servicePids = new Set<number>()
+
+  const api = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKEN}`, ...init.headers },
+    })
+    return { status: response.status, body: (await response.json()) as unknown }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'blackhole-serve-'))
+    dataDir = join(dir, 'data')
+    port = await freePort()
+    child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--port', String(port)], {
+      env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout!.on('data', (chunk) => (output += String(chunk)))
+    child.stderr!.on('data', (chunk) => (output += String(chunk)))
+    exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+    await waitFor('GET /health', 20_000, async () => {
+      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${output}`)
+      const response = await fetch(`http://127.0.0.1:${port}/api/v1/health`)
+      return response.ok ? true : null
+    })
+  })
+
+  afterAll(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const stopped = await Promise.race([exit, new Promise((resolve) => setTimeout(() => resolve(null), 20_000))])
+      if (stopped === null) child.kill('SIGKILL')
+    }
+    // Services are not children of the server; end any a failed test left running.
+    for (const pid of servicePids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('runs both example services', async () => {
+    const services = await waitFor('both services running', 30_000, async () => {
+      const { body } = await api('/services')
+      const list = body as ServiceStatus[]
+      return list.length === 2 && list.every((service) => service.state === 'running') ? list : null
+    })
+    for (const service of services) {
+      expect(service.pid).toBeGreaterThan(1)
+      expect(service.uid).toBeGreaterThan(0)
+      expect(service.gid).toBeGreaterThan(0)
+      servicePids.add(service.pid!)
+      const status = readFileSync(`/proc/${service.pid}/status`, 'utf8')
+      expect(status).toMatch(new RegExp(`^Uid:\\s+${service.uid}\\s`, 'm'))
+    }
+  })
+
+  it('serves tokens inside the identity sandbox', async () => {
+    const { body } = await api('/services/identity')
+    const identity = body as ServiceStatus
+    await waitFor('port 50001 in LISTEN', 15_000, async () => (listensOn(identity.pid!, 50001) ? true : null))
+    expect(listensOn(process.pid, 50001)).toBe(false)
+
+    const netns = `--net=/proc/${identity.pid}/ns/net`
+    const issued = JSON.parse(
+      execFileSync('nsenter', [netns, 'curl', '-sS', '--max-time', '5', '-X', 'POST', 'http://127.0.0.1:50001/token'], { encoding: 'utf8' }),
+    ) as { token: string }
+    expect(issued.token).toMatch(/^[A-Za-z0-9_-]{32}$/)
+    const verified = JSON.parse(
+      execFileSync('nsenter', [netns, 'curl', '-sS', '--max-time', '5', `http://127.0.0.1:50001/verify?token=${issued.token}`], {
+        encoding: 'utf8',
+      }),
+    ) as { valid: boolean }
+    expect(verified.valid).toBe(true)
+  })
+
+  it('streams metrics and the terminate event', async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/api/v1/stream`)
+    const messages: { type: string; [key: string]: unknown }[] = []
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))))
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve)
+      socket.once('error', reject)
+    })
+    socket.send(JSON.stringify({ type: 'auth', token: TOKEN }))
+    try {
+      const hello = await waitFor('hello', 5_000, async () => messages.find((message) => message.type === 'hello') ?? null)
+      expect((hello.services as ServiceStatus[]).length).toBe(2)
+
+      const metrics = await waitFor('metrics with both services', 10_000, async () => {
+        const found = messages.find(
+          (message) => message.type === 'metrics' && (message.samples as { service: string }[]).length === 2,
+        )
+        return found ?? null
+      })
+      const samples = metrics.samples as { service: string; memoryBytes: number; pids: number }[]
+      expect(samples.map((sample) => sample.service).sort()).toEqual(SERVICES)
+      for (const sample of samples) {
+        expect(sample.memoryBytes).toBeGreaterThan(0)
+        expect(sample.pids).toBeGreaterThanOrEqual(1)
+      }
+
+      const { status, body } = await api('/services/identity/terminate?graceMs=2000', { method: 'POST' })
+      expect(status).toBe(200)
+      expect((body as { service: ServiceStatus }).service.state).toBe('stopped')
+      expect((body as { service: ServiceStatus }).service.pid).toBeNull()
+
+      const event = await waitFor('SERVICE_TERMINATED event', 5_000, async () => {
+        const found = messages.find(
+          (message) => message.type === 'event' && (message.event as { type: string }).type === 'SERVICE_TERMINATED',
+        )
+        return found ? (found.event as { service: string; actor: string }) : null
+      })
+      expect(event.service).toBe('identity')
+      expect(event.actor).toBe('token:admin')
+      const change = messages.find(
+        (message) =>
+          message.type === 'service' &&
+          (message.service as ServiceStatus).name === 'identity' &&
+          (message.service as ServiceStatus).state === 'stopped',
+      )
+      expect(change).toBeDefined()
+    } finally {
+      socket.close()
+    }
+    const { body } = await api('/events?type=SERVICE_TERMINATED')
+    expect((body as { service: string }[])[0]?.service).toBe('identity')
+  })
+
+  it('stops everything on SIGTERM', async () => {
+    child.kill('SIGTERM')
+    const result = await Promise.race([exit, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))])
+    expect(result).not.toBeNull()
+    expect(result!.code).toBe(0)
+    expect(output).toContain('Blackhole stopped')
+
+    for (const pid of servicePids) expect(existsSync(`/proc/${pid}`)).toBe(false)
+    expect(leftoverCgroups()).toEqual([])
+
+    const db = new Database(join(dataDir, 'blackhole.db'), { readonly: true })
+    try {
+      const last = db.prepare('SELECT type, actor FROM AuditEvent ORDER BY seq DESC LIMIT 1').get() as { type: string; actor: string }
+      expect(last.type).toBe('SUPERVISOR_STOPPED')
+      expect(last.actor).toBe('supervisor')
+    } finally {
+      db.close()
+    }
+  })
+})
