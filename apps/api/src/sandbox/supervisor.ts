@@ -102,6 +102,7 @@ export class Supervisor extends EventEmitter {
   private readonly services = new Map<string, ServiceRuntime>()
   private metricsTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
+  private shutdownPromise: Promise<void> | null = null
 
   constructor(options: SupervisorOptions) {
     super()
@@ -282,8 +283,13 @@ export class Supervisor extends EventEmitter {
     })
   }
 
-  /** Stops every service, records SUPERVISOR_STOPPED and removes the cgroups. */
-  async shutdown(actor: string): Promise<void> {
+  /** Stops every service, records SUPERVISOR_STOPPED and removes the cgroups. Later calls return the first call's promise. */
+  shutdown(actor: string): Promise<void> {
+    this.shutdownPromise ??= this.shutdownOnce(actor)
+    return this.shutdownPromise
+  }
+
+  private async shutdownOnce(actor: string): Promise<void> {
     this.shuttingDown = true
     if (this.metricsTimer !== null) clearInterval(this.metricsTimer)
     this.metricsTimer = null

@@ -32,6 +32,13 @@ security_profiles:
     resource_limits:
       max_memory: 64MiB
       max_processes: 16
+  caps:
+    capabilities:
+      - CAP_NET_BIND_SERVICE
+      - CAP_SYS_RESOURCE
+    filesystem:
+      writable_paths:
+        - /var/data/blackhole-test-${process.pid}
   under-file:
     filesystem:
       writable_paths:
@@ -64,6 +71,24 @@ services:
     profile: small
     command: /bin/sh
     args: ['-c', 'trap "" TERM; echo started; sleep 30']
+    autostart: false
+  denied:
+    profile: small
+    command: /bin/sh
+    args: ['-c', 'unshare -U true; echo "unshare status $?"; sleep 30']
+    autostart: false
+  keeper:
+    profile: caps
+    command: /bin/sh
+    args: ['-c', 'echo kept >> /var/data/blackhole-test-${process.pid}/file; sleep 30']
+    persistent_paths:
+      - /var/data/blackhole-test-${process.pid}
+    autostart: false
+  flaky:
+    profile: small
+    command: /bin/sh
+    args: ['-c', 'exit 4']
+    restart: on-failure
     autostart: false
   quick:
     profile: small
@@ -112,6 +137,7 @@ beforeAll(() => {
 
 afterAll(() => {
   rmSync(badConfigFile, { force: true })
+  rmSync(`/var/data/blackhole-test-${process.pid}`, { recursive: true, force: true })
   rmSync(hostMountBase, { recursive: true, force: true })
   for (const mount of new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])) {
     const dir = join(mount, cgroupRoot)
@@ -345,5 +371,71 @@ describe('Supervisor', () => {
     // RLIMIT_NPROC and pids.max are both max_processes; whichever rejects first, the shell reports the failed fork.
     const log = readFileSync(join(dataDir, 'logs', 'forker.log'), 'utf8')
     expect(log).toMatch(/fork/i)
+  })
+
+  it('records a denied syscall as ACCESS_DENIED', async () => {
+    await supervisor.start('denied', 'token:test')
+    const log = join(dataDir, 'logs', 'denied.log')
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('unshare status'), 'the unshare result')
+    expect(readFileSync(log, 'utf8')).toMatch(/unshare status [1-9]/)
+    const denied = await waitFor(
+      () => eventsOf('ACCESS_DENIED', 'denied').find((e) => e.metadata?.syscall === 'unshare'),
+      'ACCESS_DENIED for unshare',
+    )
+    expect(denied.severity).toBe('medium')
+    expect(denied.metadata?.errno).toBe(1)
+    const observed = await waitFor(
+      () => eventsOf('SYSCALL_OBSERVED', 'denied').find((e) => e.metadata?.syscall === 'execve'),
+      'SYSCALL_OBSERVED for execve',
+    )
+    expect(observed.severity).toBe('info')
+  })
+
+  it('drops a capability the host cannot grant', async () => {
+    const status = await supervisor.start('keeper', 'token:test')
+    expect(status.state).toBe('running')
+    const warnings = eventsOf('PROFILE_WARNING', 'keeper')
+    expect(warnings.some((w) => w.description.includes('CAP_SYS_RESOURCE'))).toBe(true)
+    const capEff = /CapEff:\s+([0-9a-f]+)/.exec(readFileSync(`/proc/${status.pid}/status`, 'utf8'))![1]!
+    // CAP_NET_BIND_SERVICE is bit 10 and the only one left.
+    expect(BigInt(`0x${capEff}`)).toBe(1n << 10n)
+  })
+
+  it('keeps persistent paths in the data folder', async () => {
+    const status = await supervisor.start('keeper', 'token:test')
+    const volume = join(dataDir, 'volumes', 'keeper', `_var_data_blackhole-test-${process.pid}`)
+    await waitFor(() => existsSync(join(volume, 'file')), 'the file in the volume')
+    expect(readFileSync(join(volume, 'file'), 'utf8')).toBe('kept\n')
+    const { statSync } = await import('node:fs')
+    const info = statSync(volume)
+    expect(info.uid).toBe(status.uid)
+    expect(info.mode & 0o777).toBe(0o700)
+  })
+
+  it('restarts on failure with backoff', async () => {
+    await supervisor.start('flaky', 'token:test')
+    await waitFor(() => eventsOf('SERVICE_STARTED', 'flaky').length >= 2, 'a restart', 5000)
+    const status = supervisor.get('flaky')
+    expect(status.restarts).toBeGreaterThanOrEqual(1)
+    const started = eventsOf('SERVICE_STARTED', 'flaky')
+    expect(started[1]!.actor).toBe('supervisor')
+    // Stopping cancels the next restart.
+    await waitFor(() => supervisor.get('flaky').state === 'failed', 'the next failure')
+    await supervisor.stop('flaky', 'token:test')
+    const count = eventsOf('SERVICE_STARTED', 'flaky').length
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(eventsOf('SERVICE_STARTED', 'flaky')).toHaveLength(count)
+    expect(supervisor.get('flaky').state).toBe('stopped')
+  })
+
+  it('records SUPERVISOR_STOPPED at shutdown', async () => {
+    await supervisor.start('sleeper', 'token:test')
+    await supervisor.shutdown('token:admin')
+    const stopped = eventsOf('SUPERVISOR_STOPPED')
+    expect(stopped).toHaveLength(1)
+    expect(stopped[0]!.actor).toBe('token:admin')
+    expect(supervisor.get('sleeper').state).toBe('stopped')
+    for (const dir of leafDirs('sleeper')) expect(existsSync(dir)).toBe(false)
+    await expect(supervisor.start('sleeper', 'token:test')).rejects.toMatchObject({ code: 'INVALID_STATE' })
   })
 })
