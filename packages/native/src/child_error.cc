@@ -8,6 +8,7 @@ const char* stepName(int32_t step) {
   switch (static_cast<Step>(step)) {
     case Step::Signals: return "signals";
     case Step::Sync: return "sync";
+    case Step::CgroupNamespace: return "cgroup namespace";
     case Step::Setsid: return "setsid";
     case Step::MountPrivate: return "mount private";
     case Step::MountStaging: return "mount staging";

@@ -14,6 +14,7 @@ namespace launch {
 enum class Step : int32_t {
   Signals = 1,
   Sync,
+  CgroupNamespace,
   Setsid,
   MountPrivate,
   MountStaging,

@@ -63,6 +63,17 @@ bool waitForRelease(int syncSocket, ChildFailure& failure) {
   return true;
 }
 
+// A cgroup namespace takes the caller's current cgroups as its root. At
+// clone time those are the supervisor's, so the child unshares only after
+// the parent placed it in the service's cgroups: the service then sees its
+// own cgroup as "/".
+bool enterCgroupNamespace(const LaunchPlan& plan, ChildFailure& failure) {
+  if (plan.nsCgroup && unshare(CLONE_NEWCGROUP) != 0) {
+    return fail(failure, Step::CgroupNamespace, errno, "unshare CLONE_NEWCGROUP");
+  }
+  return true;
+}
+
 bool newSession(ChildFailure& failure) {
   if (setsid() < 0) return fail(failure, Step::Setsid, errno, "setsid");
   return true;
@@ -110,6 +121,7 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
   bool ready =
       resetSignals(failure) &&
       waitForRelease(descriptors.syncSocket, failure) &&
+      enterCgroupNamespace(plan, failure) &&
       newSession(failure) &&
       (!plan.nsMount || buildFilesystem(plan, failure)) &&
       (!plan.nsUts || setHostname(plan, failure)) &&
@@ -173,7 +185,6 @@ uint64_t namespaceFlags(const LaunchPlan& plan) {
   if (plan.nsNet) flags |= CLONE_NEWNET;
   if (plan.nsIpc) flags |= CLONE_NEWIPC;
   if (plan.nsUts) flags |= CLONE_NEWUTS;
-  if (plan.nsCgroup) flags |= CLONE_NEWCGROUP;
   return flags;
 }
 

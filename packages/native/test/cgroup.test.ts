@@ -37,4 +37,17 @@ describe('spawnSandbox cgroups and hooks', () => {
     expect(run.stdout).toMatch(new RegExp(`^\\d+:pids:${name}$`, 'm'))
     expect(run.stdout).toMatch(new RegExp(`^\\d+:memory:${name}$`, 'm'))
   })
+
+  it('roots the cgroup namespace at the service cgroup', async () => {
+    const pids = makeCgroup('pids')
+    const spec = baseSpec({
+      argv: ['sh', '-c', 'cat /proc/self/cgroup'],
+      cgroupProcs: [`${pids}/cgroup.procs`],
+      namespaces: { ...baseSpec().namespaces, cgroup: true },
+    })
+    const run = await runSandbox(spec)
+    expect(run.exit.code).toBe(0)
+    expect(run.stdout).toMatch(/^\d+:pids:\/$/m)
+    expect(run.stdout).not.toContain('blackhole-native-test')
+  })
 })
