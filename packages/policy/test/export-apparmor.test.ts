@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { exportProfile } from '../src/export/index.js'
 import type { Profile } from '../src/profile.js'
+import { yamlExampleProfiles, yamlFeatureProfiles } from './fixtures/export/parsed.js'
 import { everyFeatureProfile, exampleProfiles, strictProfile, withChanges } from './fixtures/export/profiles.js'
 
 const workDir = mkdtempSync(join(tmpdir(), 'blackhole-apparmor-'))
@@ -20,6 +21,7 @@ function compile(text: string, file: string): string {
 
 const cases: [string, Profile][] = [
   ...exampleProfiles.map((profile): [string, Profile] => [profile.name, profile]),
+  ...[...yamlExampleProfiles, ...yamlFeatureProfiles].map((profile): [string, Profile] => [`yaml-${profile.name}`, profile]),
   ['every-feature', everyFeatureProfile],
   ['strict', strictProfile('strict')],
   ['disabled', withChanges(strictProfile('off'), { enforceMode: 'disabled' })],

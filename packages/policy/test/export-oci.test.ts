@@ -2,108 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { exportProfile } from '../src/export/index.js'
 import type { OciConfig } from '../src/export/oci.js'
 import type { Profile } from '../src/profile.js'
+import { specProblems, type Json } from './fixtures/export/oci-shape.js'
+import { yamlExampleProfiles, yamlFeatureProfiles } from './fixtures/export/parsed.js'
 import { everyFeatureProfile, exampleProfiles, identityProfile, strictProfile, withChanges, workerProfile } from './fixtures/export/profiles.js'
-
-const UINT32_MAX = 2 ** 32 - 1
-const NAMESPACES = ['mount', 'pid', 'network', 'uts', 'ipc', 'user', 'cgroup', 'time']
-const SECCOMP_ACTIONS = [
-  'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
-  'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
-]
-const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ']
-const ARCHITECTURES = ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64']
-
-type Json = Record<string, unknown>
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
-const isUint = (value: unknown, max = Number.MAX_SAFE_INTEGER): boolean => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max
-const isStringArray = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string')
-
-/**
- * Returns every place where `config` breaks the runtime-spec 1.2 JSON schema
- * (config-schema.json, config-linux.json and defs*.json), for the fields the
- * export writes: required members, types, integer ranges and enums.
- */
-function specProblems(config: unknown): string[] {
-  const problems: string[] = []
-  const need = (ok: boolean, where: string) => { if (!ok) problems.push(where) }
-  need(isObject(config), 'config is an object')
-  if (!isObject(config)) return problems
-  need(typeof config.ociVersion === 'string', 'ociVersion is a string')
-  need(typeof config.hostname === 'string', 'hostname is a string')
-
-  const root = config.root
-  need(isObject(root) && typeof root.path === 'string' && typeof root.readonly === 'boolean', 'root.path and root.readonly')
-
-  const process = config.process
-  need(isObject(process), 'process is an object')
-  if (isObject(process)) {
-    need(typeof process.cwd === 'string' && process.cwd.startsWith('/'), 'process.cwd is absolute')
-    if (process.args !== undefined) need(isStringArray(process.args) && (process.args as string[]).length > 0, 'process.args has an entry')
-    need(isStringArray(process.env) && (process.env as string[]).every((entry) => entry.includes('=')), 'process.env entries are NAME=value')
-    need(typeof process.noNewPrivileges === 'boolean', 'process.noNewPrivileges is a boolean')
-    const user = process.user
-    need(isObject(user) && isUint(user.uid, UINT32_MAX) && isUint(user.gid, UINT32_MAX), 'process.user uid and gid are uint32')
-    if (isObject(user) && user.umask !== undefined) need(isUint(user.umask, UINT32_MAX), 'process.user.umask is uint32')
-    const caps = process.capabilities
-    need(isObject(caps), 'process.capabilities is an object')
-    if (isObject(caps)) {
-      for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient']) {
-        need(isStringArray(caps[set]) && (caps[set] as string[]).every((cap) => /^CAP_[A-Z_]+$/.test(cap)), `capabilities.${set}`)
-      }
-    }
-    const rlimits = process.rlimits
-    need(Array.isArray(rlimits), 'process.rlimits is an array')
-    for (const [i, rlimit] of (Array.isArray(rlimits) ? rlimits : []).entries()) {
-      need(isObject(rlimit) && /^RLIMIT_[A-Z]+$/.test(String(rlimit.type)) && isUint(rlimit.soft) && isUint(rlimit.hard), `rlimits[${i}]`)
-    }
-  }
-
-  const mounts = config.mounts
-  need(Array.isArray(mounts), 'mounts is an array')
-  for (const [i, mount] of (Array.isArray(mounts) ? mounts : []).entries()) {
-    need(isObject(mount) && typeof mount.destination === 'string' && mount.destination.startsWith('/'), `mounts[${i}].destination`)
-    need(isObject(mount) && typeof mount.type === 'string' && typeof mount.source === 'string', `mounts[${i}] type and source`)
-    need(isObject(mount) && isStringArray(mount.options), `mounts[${i}].options`)
-  }
-
-  const linux = config.linux
-  need(isObject(linux), 'linux is an object')
-  if (!isObject(linux)) return problems
-  const namespaces = linux.namespaces
-  need(Array.isArray(namespaces), 'linux.namespaces is an array')
-  for (const [i, ns] of (Array.isArray(namespaces) ? namespaces : []).entries()) {
-    need(isObject(ns) && NAMESPACES.includes(String(ns.type)), `linux.namespaces[${i}].type`)
-  }
-  need(isStringArray(linux.maskedPaths) && isStringArray(linux.readonlyPaths), 'maskedPaths and readonlyPaths')
-  const resources = linux.resources
-  need(isObject(resources), 'linux.resources is an object')
-  if (isObject(resources)) {
-    if (resources.memory !== undefined) need(isObject(resources.memory) && Number.isInteger(resources.memory.limit), 'memory.limit is int64')
-    need(isObject(resources.pids) && Number.isInteger(resources.pids.limit), 'pids.limit is int64')
-    if (resources.cpu !== undefined) {
-      need(isObject(resources.cpu) && Number.isInteger(resources.cpu.quota) && isUint(resources.cpu.period), 'cpu quota and period')
-    }
-  }
-  const seccomp = linux.seccomp
-  if (seccomp !== undefined) {
-    need(isObject(seccomp) && SECCOMP_ACTIONS.includes(String(seccomp.defaultAction)), 'seccomp.defaultAction')
-    if (isObject(seccomp)) {
-      need(Array.isArray(seccomp.architectures) && (seccomp.architectures as unknown[]).every((a) => ARCHITECTURES.includes(String(a))), 'seccomp.architectures')
-      const rules = Array.isArray(seccomp.syscalls) ? seccomp.syscalls : []
-      for (const [i, rule] of rules.entries()) {
-        need(isObject(rule) && isStringArray(rule.names) && (rule.names as string[]).length > 0, `syscalls[${i}].names`)
-        need(isObject(rule) && SECCOMP_ACTIONS.includes(String(rule.action)), `syscalls[${i}].action`)
-        if (isObject(rule) && rule.errnoRet !== undefined) need(isUint(rule.errnoRet, UINT32_MAX), `syscalls[${i}].errnoRet`)
-        const args = isObject(rule) && Array.isArray(rule.args) ? rule.args : []
-        for (const [j, arg] of args.entries()) {
-          need(isObject(arg) && isUint(arg.index) && isUint(arg.value) && SECCOMP_OPERATORS.includes(String(arg.op)), `syscalls[${i}].args[${j}]`)
-          if (isObject(arg) && arg.valueTwo !== undefined) need(isUint(arg.valueTwo), `syscalls[${i}].args[${j}].valueTwo`)
-        }
-      }
-    }
-  }
-  return problems
-}
 
 function configOf(profile: Profile, options = {}): OciConfig {
   return JSON.parse(exportProfile(profile, 'oci', options).text) as OciConfig
@@ -111,6 +12,7 @@ function configOf(profile: Profile, options = {}): OciConfig {
 
 const cases: [string, Profile][] = [
   ...exampleProfiles.map((profile): [string, Profile] => [profile.name, profile]),
+  ...[...yamlExampleProfiles, ...yamlFeatureProfiles].map((profile): [string, Profile] => [`yaml ${profile.name}`, profile]),
   ['every-feature', everyFeatureProfile],
   ['strict', strictProfile('strict')],
   ['disabled', withChanges(strictProfile('off'), { enforceMode: 'disabled', resourceLimits: { ...strictProfile('x').resourceLimits, maxMemory: null, maxCpu: null } })],
@@ -177,6 +79,17 @@ describe('oci export', () => {
     expect(data?.source).toBe('/var/lib/blackhole/data/identity/var/lib/identity')
     expect(data?.options).toContain('rbind')
     expect(config.root.readonly).toBe(true)
+  })
+
+  it('binds persistent paths from their sources', () => {
+    const config = configOf(identityProfile, {
+      persistentPaths: ['/var/log/blackhole/identity'],
+      persistentSources: { '/var/log/blackhole/identity': '/srv/blackhole/identity/log' },
+    })
+    const log = config.mounts.find((mount) => mount.destination === '/var/log/blackhole/identity')
+    expect(log?.type).toBe('bind')
+    expect(log?.source).toBe('/srv/blackhole/identity/log')
+    expect(config.mounts.filter((mount) => mount.destination === '/var/log/blackhole/identity')).toHaveLength(1)
   })
 
   it('writes resources, masks and seccomp', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { exportProfile } from '../src/export/index.js'
 import { macPath, sbplString } from '../src/export/sbpl.js'
 import type { Profile } from '../src/profile.js'
+import { yamlExampleProfiles, yamlFeatureProfiles } from './fixtures/export/parsed.js'
 import { everyFeatureProfile, exampleProfiles, identityProfile, strictProfile, withChanges, workerProfile } from './fixtures/export/profiles.js'
 import { readSexprs, type Sexpr } from './fixtures/export/sexpr.js'
 
@@ -20,6 +21,7 @@ function rules(forms: Sexpr[][], verb: 'allow' | 'deny', operation: string): Sex
 
 const cases: [string, Profile][] = [
   ...exampleProfiles.map((profile): [string, Profile] => [profile.name, profile]),
+  ...[...yamlExampleProfiles, ...yamlFeatureProfiles].map((profile): [string, Profile] => [`yaml ${profile.name}`, profile]),
   ['every-feature', everyFeatureProfile],
   ['strict', strictProfile('strict')],
 ]

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { exportProfile } from '../src/export/index.js'
 import { systemdEnvironment, systemdWord } from '../src/export/systemd.js'
 import type { Profile } from '../src/profile.js'
+import { yamlExampleProfiles, yamlFeatureProfiles } from './fixtures/export/parsed.js'
 import { everyFeatureProfile, exampleProfiles, identityProfile, strictProfile, withChanges, workerProfile } from './fixtures/export/profiles.js'
 
 const workDir = mkdtempSync(join(tmpdir(), 'blackhole-systemd-'))
@@ -41,6 +42,7 @@ const isNewerSyscall = (line: string) => NEWER_SYSCALLS.some((name) => line.ends
 
 const cases: [string, Profile][] = [
   ...exampleProfiles.map((profile): [string, Profile] => [profile.name, profile]),
+  ...[...yamlExampleProfiles, ...yamlFeatureProfiles].map((profile): [string, Profile] => [`yaml-${profile.name}`, profile]),
   ['every-feature', withChanges(everyFeatureProfile, { user: 'svc' })],
   ['strict', strictProfile('strict')],
   ['host', withChanges(strictProfile('host'), { network: { ...strictProfile('x').network, mode: 'host' } })],
@@ -97,6 +99,10 @@ describe('systemd export', () => {
     expect(text).toMatch(/^RuntimeDirectory=every$/m)
     expect(text).toMatch(/^StateDirectory=every$/m)
     expect(text).toMatch(/^ReadWritePaths=-"\/srv\/with space"$/m)
+    const parsed = exportProfile(yamlFeatureProfiles[0]!, 'systemd').text
+    expect(parsed).toMatch(/^RuntimeDirectory=gateway$/m)
+    expect(parsed).toMatch(/^CacheDirectory=gateway$/m)
+    expect(parsed).toMatch(/^StateDirectory=gateway$/m)
     expect(text).toMatch(/^ReadWritePaths=-\/data\/every$/m)
     expect(text).toMatch(/^ReadOnlyPaths=-\/etc\/every$/m)
     expect(text).toMatch(/^ExecPaths=-\/opt\/tool$/m)

@@ -4,6 +4,7 @@ import { formatScore, ratingOf, scoreProfile, type ScoreResult } from '../src/sc
 import {
   everyFeatureProfile, exampleProfiles, hardenedProfile, identityProfile, strictProfile, wideOpenProfile, workerProfile,
 } from './fixtures/export/profiles.js'
+import { yamlExampleProfiles, yamlFeatureProfiles } from './fixtures/export/parsed.js'
 
 const MiB = 1024 * 1024
 
@@ -85,7 +86,7 @@ function tighteningsOf(profile: Profile): Tightening[] {
   return list
 }
 
-const bases: Profile[] = [...exampleProfiles, everyFeatureProfile, wideOpenProfile]
+const bases: Profile[] = [...exampleProfiles, ...yamlExampleProfiles, ...yamlFeatureProfiles, everyFeatureProfile, wideOpenProfile]
 
 describe('scoreProfile', () => {
   for (const base of bases) {
@@ -113,17 +114,17 @@ describe('scoreProfile', () => {
     }
   })
 
-  it('rates hardened below both examples', () => {
+  it('rates hardened below the examples', () => {
     const hardened = scoreProfile(hardenedProfile)
-    for (const example of exampleProfiles) {
+    for (const example of [...exampleProfiles, ...yamlExampleProfiles]) {
       expect(hardened.score, example.name).toBeLessThan(scoreProfile(example).score)
     }
     expect(hardened.rating).toBe('SAFE')
   })
 
-  it('rates wide-open above both examples', () => {
+  it('rates wide-open above the examples', () => {
     const open = scoreProfile(wideOpenProfile)
-    for (const example of exampleProfiles) {
+    for (const example of [...exampleProfiles, ...yamlExampleProfiles]) {
       expect(open.score, example.name).toBeGreaterThan(scoreProfile(example).score)
     }
     expect(open.score).toBeGreaterThan(7)

@@ -151,17 +151,24 @@ function ociMounts(profile: Profile, options: ExportOptions, uid: number, gid: n
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ]
+  const service = serviceNameOf(profile, options)
+  const bind = (path: string): OciMount => ({
+    destination: path,
+    type: 'bind',
+    source: options.persistentSources?.[path] ?? `/var/lib/blackhole/data/${service}${path}`,
+    options: ['rbind', 'rw', 'nosuid', 'nodev'],
+  })
   for (const writable of profile.filesystem.writablePaths) {
+    if (options.persistentPaths?.includes(writable.path)) {
+      mounts.push(bind(writable.path))
+      continue
+    }
     const size = writable.sizeBytes ?? profile.resourceLimits.maxTmpfs
     const mountOptions = ['nosuid', 'nodev', 'mode=0700', `uid=${uid}`, `gid=${gid}`]
     if (size !== null) mountOptions.push(`size=${size}`)
     mounts.push({ destination: writable.path, type: 'tmpfs', source: 'tmpfs', options: mountOptions })
   }
-  const dataDir = options.dataDir ?? '/var/lib/blackhole/data'
-  const service = serviceNameOf(profile, options)
-  for (const data of profile.filesystem.dataPaths) {
-    mounts.push({ destination: data, type: 'bind', source: `${dataDir}/${service}${data}`, options: ['rbind', 'rw', 'nosuid', 'nodev'] })
-  }
+  for (const data of profile.filesystem.dataPaths) mounts.push(bind(data))
   return mounts
 }
 

@@ -163,7 +163,9 @@ function filesystem(profile: Profile, warnings: string[]): string[] {
   return lines
 }
 
-function writableDirective(path: string): string {
+function writableDirective(written: string): string {
+  // /var/run is a symlink to /run on every systemd host.
+  const path = isBeneath(written, '/var/run') ? written.slice('/var'.length) : written
   for (const [prefix, directive] of MANAGED_DIRECTORIES) {
     if (path.startsWith(prefix + '/')) return `${directive}=${systemdWord(path.slice(prefix.length + 1))}`
   }

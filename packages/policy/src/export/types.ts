@@ -11,8 +11,15 @@ export interface ExportOptions {
   command?: string[]
   /** Numeric uid and gid of the service account, for formats that need numbers (OCI). */
   identity?: { uid: number; gid: number }
-  /** Host folder under which persistent data paths live (OCI bind sources); defaults to /var/lib/blackhole/data. */
-  dataDir?: string
+  /**
+   * Host folder for each persistent path (data paths and the service's
+   * persistent writable paths), keyed by the path as written in the profile.
+   * OCI bind sources come from here; a path missing here gets
+   * /var/lib/blackhole/data/SERVICE/PATH.
+   */
+  persistentSources?: Record<string, string>
+  /** Writable paths the service keeps across restarts (its `persistent_paths`): binds instead of tmpfs. */
+  persistentPaths?: string[]
 }
 
 export interface ExportResult {
