@@ -25,6 +25,8 @@ const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml
 /** Name shown in rule errors for YAML sent through the API. */
 const REQUEST_RULES_FILE = 'rules.yaml'
 
+const INCIDENT_QUERY_KEYS = ['status', 'service', 'rule', 'limit', 'before']
+
 interface IncidentQuery {
   status?: string
   service?: string
@@ -42,6 +44,10 @@ export const detectionRoutes: FastifyPluginAsync<DetectionRoutesOptions> = async
 
   app.get('/incidents', async (request, reply) => {
     const query = request.query as IncidentQuery
+    const unknown = Object.keys(query).find((key) => !INCIDENT_QUERY_KEYS.includes(key))
+    if (unknown !== undefined) {
+      return sendError(reply, 400, 'INVALID_QUERY', `unknown query parameter "${unknown}": use ${INCIDENT_QUERY_KEYS.join(', ')}`)
+    }
     const status = query.status === undefined || query.status === '' ? undefined : query.status
     if (status !== undefined && !(INCIDENT_STATUSES as readonly string[]).includes(status)) {
       return sendError(reply, 400, 'INVALID_QUERY', `status "${status}" is invalid: use one of ${INCIDENT_STATUSES.join(', ')}`)

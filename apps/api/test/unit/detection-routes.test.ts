@@ -135,6 +135,15 @@ describe('GET /incidents', () => {
     })
   })
 
+  it('rejects an unknown parameter', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/v1/incidents?state=open' })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toEqual({
+      error: 'INVALID_QUERY',
+      message: 'unknown query parameter "state": use status, service, rule, limit, before',
+    })
+  })
+
   it('rejects a limit out of range', async () => {
     const response = await app.inject({ method: 'GET', url: '/api/v1/incidents?limit=5000' })
     expect(response.statusCode).toBe(400)
