@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test'
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
 import { e2eServer } from './server.js'
 
 async function signIn(page: Page, token: string): Promise<void> {
@@ -24,6 +24,31 @@ function eventRows(page: Page, type: string, service: string) {
     .filter({ has: page.getByRole('cell', { name: service, exact: true }) })
 }
 
+/** Returns the seq of the newest audit record, read through the API. */
+async function newestSeq(request: APIRequestContext): Promise<number> {
+  const { url, token } = e2eServer()
+  const response = await request.get(`${url}/api/v1/events?limit=1`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(response.status()).toBe(200)
+  const events = (await response.json()) as { seq: number }[]
+  return events[0]?.seq ?? 0
+}
+
+/**
+ * Waits until the feed shows a `type` event for `service` newer than
+ * `afterSeq`, so an event from an earlier test cannot satisfy the check.
+ */
+async function expectNewEvent(page: Page, type: string, service: string, afterSeq: number): Promise<void> {
+  const rows = eventRows(page, type, service)
+  await expect(rows.first()).toBeVisible()
+  const newestShown = async () => {
+    const seqs = await rows.evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-seq'))))
+    return Math.max(0, ...seqs)
+  }
+  await expect.poll(newestShown, { message: `${type} for ${service} after seq ${afterSeq}` }).toBeGreaterThan(afterSeq)
+}
+
 /** Opens the action's dialog, confirms it and waits for the dialog to close. */
 async function confirmAction(page: Page, action: string, service: string): Promise<void> {
   await page.getByRole('button', { name: `${action} ${service}` }).click()
@@ -33,7 +58,9 @@ async function confirmAction(page: Page, action: string, service: string): Promi
   await expect(dialog).toBeHidden()
 }
 
-test.describe.configure({ mode: 'serial' })
+// The tests share one server and run in file order on one worker. A test
+// that changes a service returns it to running, and a failed test does not
+// skip the ones after it.
 
 test('login rejects a wrong token', async ({ page, request }) => {
   const { url } = e2eServer()
@@ -103,24 +130,26 @@ test('narrow window has no sideways scroll', async ({ page }) => {
   expect(overflow).toBeLessThanOrEqual(0)
 })
 
-test('isolate and resume storage', async ({ page }) => {
+test('isolate and resume storage', async ({ page, request }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'storage')).toHaveText('running')
+  const before = await newestSeq(request)
 
   await confirmAction(page, 'Isolate', 'storage')
   await expect(serviceState(page, 'storage')).toHaveText('isolated')
   await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Isolated: now isolated')
-  await expect(eventRows(page, 'SERVICE_ISOLATED', 'storage').first()).toBeVisible()
+  await expectNewEvent(page, 'SERVICE_ISOLATED', 'storage', before)
 
   await confirmAction(page, 'Resume', 'storage')
   await expect(serviceState(page, 'storage')).toHaveText('running')
   await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Resumed: now running')
-  await expect(eventRows(page, 'SERVICE_RESUMED', 'storage').first()).toBeVisible()
+  await expectNewEvent(page, 'SERVICE_RESUMED', 'storage', before)
 })
 
-test('terminate identity after typing its name', async ({ page }) => {
+test('terminate and start identity', async ({ page, request }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'identity')).toHaveText('running')
+  const before = await newestSeq(request)
 
   await page.getByRole('button', { name: 'Terminate identity' }).click()
   const dialog = page.getByRole('dialog', { name: 'Terminate identity?' })
@@ -135,18 +164,14 @@ test('terminate identity after typing its name', async ({ page }) => {
 
   await expect(serviceState(page, 'identity')).toHaveText('stopped')
   await expect(serviceRow(page, 'identity').getByTestId('action-result')).toHaveText('Terminated: now stopped')
-  await expect(eventRows(page, 'SERVICE_TERMINATED', 'identity').first()).toBeVisible()
-  await expect(eventRows(page, 'SERVICE_EXITED', 'identity').first()).toBeVisible()
+  await expectNewEvent(page, 'SERVICE_TERMINATED', 'identity', before)
+  await expectNewEvent(page, 'SERVICE_EXITED', 'identity', before)
   // The other service is untouched.
   await expect(serviceState(page, 'storage')).toHaveText('running')
-})
 
-test('start identity again', async ({ page }) => {
-  await signIn(page, e2eServer().token)
-  await expect(serviceState(page, 'identity')).toHaveText('stopped')
   await expect(serviceRow(page, 'identity').getByRole('button', { name: 'Terminate identity' })).toHaveCount(0)
-
+  const beforeStart = await newestSeq(request)
   await confirmAction(page, 'Start', 'identity')
   await expect(serviceState(page, 'identity')).toHaveText('running')
-  await expect(eventRows(page, 'SERVICE_STARTED', 'identity').first()).toBeVisible()
+  await expectNewEvent(page, 'SERVICE_STARTED', 'identity', beforeStart)
 })

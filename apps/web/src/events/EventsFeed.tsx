@@ -74,6 +74,7 @@ export function EventsFeed() {
                   aria-rowindex={item.index + 1}
                   style={{ transform: `translateY(${item.start}px)` }}
                   data-testid="event-row"
+                  data-seq={event.seq}
                 >
                   <span role="cell" className="numeric">
                     <time dateTime={event.time} title={event.time}>
