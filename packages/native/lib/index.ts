@@ -34,6 +34,11 @@ export interface SpawnHooks {
    * namespace. If it throws, the child is killed and the error propagates.
    */
   beforeRelease?: (pid: number) => void
+  /**
+   * Maximum milliseconds from release to execve before the child is killed
+   * and a LaunchError with step `wait for execve` is thrown; 30000 by default.
+   */
+  launchTimeoutMs?: number
 }
 
 export interface ExitStatus {
@@ -54,7 +59,11 @@ export function spawnSandbox(spec: LaunchSpec, hooks: SpawnHooks = {}): SandboxC
   if (hooks.beforeRelease !== undefined && typeof hooks.beforeRelease !== 'function') {
     throw new TypeError(`hooks.beforeRelease must be a function, got ${typeof hooks.beforeRelease}`)
   }
-  const result = native.spawnSandbox(spec, hooks.beforeRelease)
+  const timeout = hooks.launchTimeoutMs
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 0x7fffffff)) {
+    throw new TypeError(`hooks.launchTimeoutMs must be a positive integer of milliseconds, got ${timeout}`)
+  }
+  const result = native.spawnSandbox(spec, hooks.beforeRelease, timeout)
   if ('error' in result) {
     const { step, errno, code, message, detail, hint } = result.error
     throw new LaunchError(step, errno, code, message, detail, hint)

@@ -92,6 +92,7 @@ export interface NativeBinding {
   spawnSandbox(
     spec: LaunchSpec,
     beforeRelease?: (pid: number) => void,
+    timeoutMs?: number,
   ): NativeChild | { error: NativeLaunchFailure }
   watchExit(pidfd: number, callback: (exit: NativeExit) => void): () => void
   openPidfd(pid: number): number

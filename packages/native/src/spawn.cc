@@ -10,9 +10,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -103,6 +105,9 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
   return true;
 }
 
+// NOTE: when the seccomp filter denies write, the record is lost and the
+// parent reads end-of-file as a successful execve; the service then appears
+// to exit at once with status 127. Filters must allow write and exit_group.
 [[noreturn]] void reportFailure(int errorPipe, const ChildFailure& failure) {
   ssize_t written;
   do {
@@ -284,13 +289,26 @@ void respondToLaunchNotification(int notifyFd, int errorRead) {
   ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_SEND, &response);
 }
 
-enum class ExecOutcome { Succeeded, ChildFailed, ParentFailed };
+enum class ExecOutcome { Succeeded, ChildFailed, ParentFailed, TimedOut };
+
+// Default maximum time between release and execve. The steps normally take
+// a few milliseconds. A child stuck longer (a hung mount, or a filter that
+// notifies the sendmsg carrying the listener) is killed rather than
+// blocking the supervisor forever.
+constexpr int kDefaultLaunchTimeoutMs = 30'000;
+
+int64_t monotonicMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
 
 // Waits until execve closes the error pipe (success) or a failure record
 // arrives. Receives the seccomp listener on the way when there is one.
-ExecOutcome awaitExec(Descriptors& fds, bool listener, ChildFailure& record, int& parentErr) {
+ExecOutcome awaitExec(Descriptors& fds, bool listener, int timeoutMs, ChildFailure& record, int& parentErr) {
   size_t have = 0;
   bool syncOpen = listener;
+  int64_t deadline = monotonicMs() + timeoutMs;
   for (;;) {
     struct pollfd entries[2];
     nfds_t count = 0;
@@ -300,7 +318,10 @@ ExecOutcome awaitExec(Descriptors& fds, bool listener, ChildFailure& record, int
     } else if (fds.notifyFd >= 0) {
       entries[count++] = {fds.notifyFd, POLLIN, 0};
     }
-    if (poll(entries, count, -1) < 0) {
+    int64_t left = deadline - monotonicMs();
+    int ready = left > 0 ? poll(entries, count, static_cast<int>(left)) : 0;
+    if (ready == 0) return ExecOutcome::TimedOut;
+    if (ready < 0) {
       if (errno == EINTR) continue;
       parentErr = errno;
       return ExecOutcome::ParentFailed;
@@ -337,9 +358,11 @@ ExecOutcome awaitExec(Descriptors& fds, bool listener, ChildFailure& record, int
 Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
-    throw Napi::TypeError::New(env, "spawnSandbox(spec: LaunchSpec, beforeRelease?: (pid) => void)");
+    throw Napi::TypeError::New(env, "spawnSandbox(spec: LaunchSpec, beforeRelease?: (pid) => void, timeoutMs?: number)");
   }
   bool hasHook = info.Length() > 1 && info[1].IsFunction();
+  int timeoutMs = kDefaultLaunchTimeoutMs;
+  if (info.Length() > 2 && info[2].IsNumber()) timeoutMs = std::max(1, info[2].As<Napi::Number>().Int32Value());
   auto plan = std::make_unique<LaunchPlan>(buildPlan(info[0].As<Napi::Object>()));
   prepareExec(*plan);
 
@@ -395,10 +418,15 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
 
   ChildFailure record = {};
   int parentErr = 0;
-  ExecOutcome outcome = awaitExec(fds, plan->seccompListener, record, parentErr);
+  ExecOutcome outcome = awaitExec(fds, plan->seccompListener, timeoutMs, record, parentErr);
   if (outcome != ExecOutcome::Succeeded) {
     killAndReap(fds);
     if (outcome == ExecOutcome::ParentFailed) return failureResult(env, "read error pipe", parentErr, "");
+    if (outcome == ExecOutcome::TimedOut) {
+      return failureResult(env, "wait for execve", ETIMEDOUT, "after " + std::to_string(timeoutMs) + " ms",
+                           "the child was killed; check for a hung mount source, or a seccomp filter that "
+                           "notifies write, sendmsg or close, which the launcher calls after installing it");
+    }
     record.detail[sizeof(record.detail) - 1] = '\0';
     return failureResult(env, stepName(record.step), record.err, record.detail);
   }

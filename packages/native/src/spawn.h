@@ -10,7 +10,7 @@
 
 namespace launch {
 
-// spawnSandbox(spec, beforeRelease?) -> { pid, pidfd, notifyFd } or
+// spawnSandbox(spec, beforeRelease?, timeoutMs?) -> { pid, pidfd, notifyFd } or
 // { error: { step, errno, code, message, detail } } for the wrapper to turn
 // into a LaunchError. Throws TypeError for a malformed spec, and rethrows
 // whatever the hook throws after killing the child.

@@ -17,6 +17,7 @@ export const CAP_SYS_RESOURCE = 24
 
 export const NR_CONNECT = 42
 export const NR_EXECVE = 59
+export const NR_SENDMSG = 46
 export const NR_MKDIR = 83
 export const NR_MKDIRAT = 258
 export const EPERM = 1

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { LaunchError, spawnSandbox } from '@blackhole/native'
 import type { LaunchSpec } from '@blackhole/policy'
-import { CAP_NET_BIND_SERVICE, CAP_SYS_RESOURCE, baseSpec } from './helpers.js'
+import { CAP_NET_BIND_SERVICE, CAP_SYS_RESOURCE, NR_SENDMSG, baseSpec, notifyFilter } from './helpers.js'
 
 function hasCap(cap: number): boolean {
   const hex = /^CapBnd:\s*(\w+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
@@ -115,4 +115,26 @@ describe('validateLaunchSpec at spawn', () => {
       expect(() => spawnSandbox(spec)).toThrow(message)
     })
   }
+})
+
+describe('launch timeout', () => {
+  it('kills a child stuck before execve', () => {
+    // Notifying sendmsg blocks the launcher while it hands over the listener
+    // itself, so nobody can respond and execve never comes.
+    const spec = baseSpec({
+      seccomp: { mode: 'enforce', filter: notifyFilter([NR_SENDMSG]), listener: true, flags: 0 },
+    })
+    const started = Date.now()
+    let error: unknown
+    try {
+      spawnSandbox(spec, { launchTimeoutMs: 300 })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(LaunchError)
+    expect((error as LaunchError).step).toBe('wait for execve')
+    expect((error as LaunchError).code).toBe('ETIMEDOUT')
+    expect((error as LaunchError).message).toContain('notifies write, sendmsg or close')
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
 })
