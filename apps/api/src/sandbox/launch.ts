@@ -42,7 +42,7 @@ export function describeLaunchFailure(error: unknown, fallbackStep: string): Lau
 }
 
 // Paths below these get a fresh tmpfs inside every sandbox, so the launcher
-// creates mount points there itself; elsewhere the read-only host root must
+// creates mount points there itself. Elsewhere the read-only host root must
 // already contain the mount point.
 const SANDBOX_TMPFS_ROOTS = ['/tmp', '/var/tmp', '/run', '/var/run']
 
@@ -212,14 +212,17 @@ export async function prepareLaunch(options: PrepareOptions): Promise<PreparedLa
   const identity = resolveIdentity(
     profile, name, readFileSync('/etc/passwd', 'utf8'), readFileSync('/etc/group', 'utf8'),
   )
+
   const persistent = [...new Set([...service.persistentPaths, ...profile.filesystem.dataPaths])]
   createMountPoints([...profile.filesystem.writablePaths.map((entry) => entry.path), ...persistent])
   const persistentSources = createVolumes(dataDir, name, persistent, identity.uid, identity.gid)
+
   const facts = hostFacts()
   const arch = AUDIT_ARCH_BY_NODE_ARCH[process.arch]
   if (arch === undefined) {
     throw new LaunchError('host', 22, 'EINVAL', 'unsupported CPU architecture; use x86_64 or aarch64', process.arch)
   }
+
   const cgroup = new ServiceCgroup(options.cgroupName ?? name, { parent: options.cgroupParent, layout: options.cgroupLayout })
   try {
     cgroup.create()
@@ -233,6 +236,7 @@ export async function prepareLaunch(options: PrepareOptions): Promise<PreparedLa
     const message = error instanceof Error ? error.message : String(error)
     throw new LaunchError('cgroup', 5, 'EIO', message, cgroup.name)
   }
+
   try {
     const compiled = compileLaunch({
       profile,

@@ -39,8 +39,8 @@ export function syscallName(arch: number, nr: number): string {
 }
 
 /**
- * Classifies one notification: ACCESS_DENIED when the filter answered with
- * an errno (enforce), SYSCALL_OBSERVED for a watched syscall the profile does
+ * Classifies one notification: ACCESS_DENIED when the notifier returned an
+ * errno (enforce), SYSCALL_OBSERVED for a watched syscall the profile does
  * not deny, SYSCALL_VIOLATION for a denied syscall let through (permissive).
  */
 export function notifyEventToAudit(service: string, profile: Profile, event: NotifyEventLike): AuditInput {

@@ -20,7 +20,7 @@ export interface RunOptions {
   record?: (input: AuditInput) => Promise<unknown>
   /** Parent cgroup relative to each hierarchy (default `blackhole`). */
   cgroupParent?: string
-  /** Where denials are printed (default process.stderr). */
+  /** Stream for the printed denials (default process.stderr). */
   stderr?: NodeJS.WritableStream
 }
 
@@ -51,6 +51,7 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
     persistentPaths: [],
     autostart: false,
   }
+
   const prepared = await prepareLaunch({
     // The cgroup name carries the pid so concurrent runs of one profile do not collide.
     name: profileName,
@@ -64,6 +65,7 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
   const cgroup = prepared.cgroup
   let notifier: SeccompNotifier | null = null
   const forwarders = new Map<NodeJS.Signals, () => void>()
+
   try {
     const child = spawnPrepared(prepared)
     await record({

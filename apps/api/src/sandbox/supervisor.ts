@@ -445,6 +445,7 @@ export class Supervisor extends EventEmitter {
       }
     }
     runtime.pidfd = null
+
     const cgroup = runtime.cgroup
     const oomKills = cgroup?.oomKills() ?? 0
     const forkRejections = cgroup?.forkRejections() ?? 0
@@ -460,14 +461,19 @@ export class Supervisor extends EventEmitter {
     runtime.cgroup = null
     runtime.netCuts.clear()
     this.removeRunFile(name)
+
     const intended = runtime.intent !== null
     const failed = exit.code !== 0 || exit.signal !== null
     const state: ServiceStatus['state'] = failed && !intended ? 'failed' : 'stopped'
     const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+    // Cleared before the state leaves running, so a start() from a 'service'
+    // listener sees no process and launches a new one.
+    runtime.exited = null
     this.setStatus(runtime, {
       state, pid: null, blocked: false, exitCode: exit.code, exitSignal: exit.signal,
       lastError: state === 'failed' ? `${name} ${how}${oomKilled ? ' (out of memory)' : ''}` : runtime.status.lastError,
     })
+
     if (oomKilled) {
       await this.safeRecord({
         service: name, pid, type: 'OOM_KILL', severity: 'high', actor: 'supervisor',
@@ -487,7 +493,6 @@ export class Supervisor extends EventEmitter {
     })
     this.logger.info(`${name} ${how}`)
     if (!intended && !this.shuttingDown) this.scheduleRestart(runtime, failed)
-    runtime.exited = null
     return { code: exit.code, signal: exit.signal }
   }
 
