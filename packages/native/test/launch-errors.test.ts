@@ -119,8 +119,8 @@ describe('validateLaunchSpec at spawn', () => {
 
 describe('launch timeout', () => {
   it('kills a child stuck before execve', () => {
-    // Notifying sendmsg blocks the launcher while it hands over the listener
-    // itself, so nobody can respond and execve never comes.
+    // A notified sendmsg blocks the launcher while it hands over the
+    // listener, so the parent never gets a descriptor to respond with.
     const spec = baseSpec({
       seccomp: { mode: 'enforce', filter: notifyFilter([NR_SENDMSG]), listener: true, flags: 0 },
     })
