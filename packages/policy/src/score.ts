@@ -18,13 +18,13 @@ export interface ScoreLine {
   /** Profile field the line rates, in YAML spelling, such as `network.mode`. */
   setting: string
   weight: number
-  /** 0 means the setting exposes nothing, 1 the worst case. */
+  /** Exposure from 0 (the setting opens nothing) to 1 (the worst case). */
   exposure: number
   reason: string
 }
 
 export interface ScoreResult {
-  /** 0 to 10, one decimal; lower is safer. */
+  /** Score from 0 to 10 with one decimal, where lower is safer. */
   score: number
   rating: string
   lines: ScoreLine[]
@@ -58,8 +58,8 @@ const CAPABILITY_WEIGHTS: Record<string, number> = {
 }
 
 // Re-allowing these hands the service a kernel attack surface or a way out
-// of its namespaces; other names in the default deny set weigh less. The
-// parser accepts only ptrace of these, but the score rates any profile.
+// of its namespaces, so they weigh more than the rest of the default deny
+// set. The parser accepts only ptrace of these, but the score rates any profile.
 const CRITICAL_SYSCALLS = new Set([
   'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'bpf', 'ptrace', 'mount',
   'pivot_root', 'unshare', 'setns', 'open_by_handle_at', 'io_uring_setup',
@@ -84,13 +84,11 @@ function pathRisk(path: string): number {
   if (path === '/') return 20
   if (KERNEL_PREFIXES.some((prefix) => isBeneath(path, prefix))) return 5
   if (SENSITIVE_PREFIXES.some((prefix) => isBeneath(path, prefix))) return 3
-  // A parent of a system folder, such as /var or /usr/local's parent /usr.
-  if (SENSITIVE_PREFIXES.some((prefix) => isBeneath(prefix, path))) return 3
   if (SCRATCH_PREFIXES.some((prefix) => isBeneath(path, prefix))) return 0.5
   return 1
 }
 
-/** Returns the fraction of the address space a CIDR covers on a log scale: 0 for one host, 1 for /0. */
+/** Returns how wide a CIDR is as 1 - prefix/bits: 0 for one host, 1 for /0, a log scale of its address count. */
 function cidrBreadth(cidr: string): number {
   const [address = '', prefixText] = cidr.split('/')
   const bits = address.includes(':') ? 128 : 32
@@ -224,27 +222,25 @@ function networkLines(profile: Profile): ScoreLine[] {
   // Destinations and ports matter less without a link, but never vanish, so
   // tightening them still lowers the score.
   const reach = net.mode === 'none' ? 0.2 : 1
+
+  const hostMode = net.mode === 'host'
+  let localhost = { exposure: 0, reason: 'loopback blocked' }
+  if (net.allowLocalhost && hostMode) localhost = { exposure: 1, reason: "reaches the host's loopback services" }
+  else if (net.allowLocalhost) localhost = { exposure: 0.6, reason: 'loopback allowed' }
+  let unix = { exposure: 0, reason: 'unix sockets denied' }
+  if (net.allowUnixSockets && hostMode) unix = { exposure: 1, reason: "unix sockets allowed, including the host's abstract ones" }
+  else if (net.allowUnixSockets) unix = { exposure: 0.5, reason: 'unix sockets allowed' }
+
   let closed = 1
   for (const cidr of net.outbound) closed *= 1 - 0.9 * (0.2 + 0.8 * cidrBreadth(cidr))
   const ports = boundPorts(profile)
   const portRisk = ports.reduce((sum, port) => sum + (port < 1024 ? 1.2 : 1), 0) +
     net.listen.filter((socket) => socket.kind === 'unix').length * 0.5
+
   return [
     { setting: 'network.mode', weight: 9, exposure: modeExposure, reason: `${net.mode}: ${modeReason}` },
-    {
-      setting: 'network.allow_localhost',
-      weight: 2,
-      exposure: net.allowLocalhost ? (net.mode === 'host' ? 1 : 0.6) : 0,
-      reason: net.allowLocalhost ? (net.mode === 'host' ? "reaches the host's loopback services" : 'loopback allowed') : 'loopback blocked',
-    },
-    {
-      setting: 'network.allow_unix_sockets',
-      weight: 3,
-      exposure: net.allowUnixSockets ? (net.mode === 'host' ? 1 : 0.5) : 0,
-      reason: net.allowUnixSockets
-        ? net.mode === 'host' ? "unix sockets allowed, including the host's abstract ones" : 'unix sockets allowed'
-        : 'unix sockets denied',
-    },
+    { setting: 'network.allow_localhost', weight: 2, ...localhost },
+    { setting: 'network.allow_unix_sockets', weight: 3, ...unix },
     {
       setting: 'network.outbound',
       weight: 5,

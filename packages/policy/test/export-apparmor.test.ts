@@ -11,11 +11,11 @@ import { everyFeatureProfile, exampleProfiles, strictProfile, withChanges } from
 const workDir = mkdtempSync(join(tmpdir(), 'blackhole-apparmor-'))
 afterAll(() => rmSync(workDir, { recursive: true, force: true }))
 
-/** Compiles the text with apparmor_parser offline; returns its stderr, throws when it rejects the profile. */
+/** Compiles the text with apparmor_parser offline and throws when the parser rejects it. */
 function compile(text: string, file: string): string {
   const path = join(workDir, file)
   writeFileSync(path, text)
-  // -Q skips loading into the kernel, -K skips the cache: both work without AppArmor in the kernel.
+  // -Q skips loading into the kernel and -K skips the cache, so no AppArmor kernel support is needed.
   return execFileSync('apparmor_parser', ['-Q', '-K', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 

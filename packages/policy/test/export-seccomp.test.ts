@@ -164,7 +164,7 @@ describe('seccomp export', () => {
   })
 
   it.runIf(process.arch === 'x64')('probes differ without a filter', () => {
-    // Guards the probe: with the filter disabled the kernel answers itself.
+    // Guards the probe: with the filter disabled, the kernel returns its own errors.
     const got = probe(withChanges(strictProfile('off'), { enforceMode: 'disabled' }), 'off')
     expect(got.personality_linux32).toBe(0)
     expect(got.clone3).not.toBe(ENOSYS)
@@ -217,7 +217,7 @@ function blackholeDecision(compiled: ReturnType<typeof compileSeccomp>, nr: numb
   if ((value & 0xffff0000) >>> 0 === SECCOMP_RET.USER_NOTIF) {
     const action = compiled.notifyActions[nr]
     if (action?.action === 'errno') return `errno ${action.errno}`
-    // Watched calls run on; denied ones in permissive mode run and are logged.
+    // Watched calls run on, and denied ones in permissive mode run and are logged.
     return action?.reason === 'denied' ? 'log' : 'allow'
   }
   return `other 0x${value.toString(16)}`

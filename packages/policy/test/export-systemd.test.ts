@@ -35,8 +35,8 @@ function verify(dropIn: string, label: string): string[] {
   return output.split('\n').filter((line) => line.trim() !== '')
 }
 
-// Syscalls newer than the libseccomp 2.5.4 that systemd 252 resolves names
-// with: systemd skips them with a log line, while newer releases deny them.
+// Syscalls newer than libseccomp 2.5.4, which systemd 252 resolves names
+// with here: systemd skips such a name with a log line.
 const NEWER_SYSCALLS = ['open_tree_attr']
 const isNewerSyscall = (line: string) => NEWER_SYSCALLS.some((name) => line.endsWith(`Failed to parse system call, ignoring: ${name}`))
 

@@ -26,9 +26,9 @@ export function appArmorProfileName(service: string): string {
 
 /**
  * Writes a path, optionally followed by a glob suffix, as a rule's path.
- * AppArmor globbing treats `*?[]{},^` specially, so those characters in the
- * path are escaped with a backslash; a path with spaces or quotes is written
- * inside double quotes, suffix included.
+ * AppArmor globbing treats `*?[]{},^` specially, so the path escapes them
+ * with a backslash. A path with spaces or quotes goes inside double quotes,
+ * suffix included.
  */
 export function appArmorPath(path: string, globSuffix = ''): string {
   const escaped = path.replace(/[\\"*?[\]{},^]/g, (char) => `\\${char}`) + globSuffix
@@ -125,6 +125,9 @@ function networkRules(profile: Profile, warnings: string[]): string[] {
     if (net.mode !== 'none') lines.push('  network inet dgram,', '  network inet6 dgram,')
   }
   if (net.allowUnixSockets) lines.push('  unix,', '  network unix,')
+  // Interface and address lookups (getifaddrs); Blackhole's filter allows
+  // NETLINK_ROUTE only, which AppArmor 3 cannot single out.
+  lines.push('  network netlink raw,')
   if (net.mode === 'none' && net.allowLocalhost) {
     warnings.push('network.allow_localhost: AppArmor cannot limit inet sockets to 127.0.0.1, the rule allows every address')
   }

@@ -1,6 +1,6 @@
 // Profile exports: the same policy written for other sandboxes and service
 // managers. Each format lives in its own module, whose header lists what it
-// cannot express; at export time every such loss becomes a warning that
+// cannot express. At export time every such loss becomes a warning that
 // names the rule, so nothing is dropped silently.
 
 import type { Profile } from '../profile.js'
@@ -30,7 +30,11 @@ export const EXPORT_FORMATS: readonly FormatInfo[] = [
   {
     name: 'seccomp',
     description: 'OCI/Docker seccomp JSON with the default deny set and the profile syscall rules',
-    cannotExpress: ['everything but syscalls: files, network, capabilities, limits, identity'],
+    cannotExpress: [
+      'everything but syscalls: files, network, capabilities, limits, identity',
+      'reports of watched syscalls (execve, connect, bind)',
+      'killing i386 and arm compat calls and ENOSYS for x32 (the rules apply there instead)',
+    ],
   },
   {
     name: 'systemd',
@@ -38,6 +42,7 @@ export const EXPORT_FORMATS: readonly FormatInfo[] = [
     cannotExpress: [
       'connect() port limits', 'pre-bound listen sockets (need a .socket unit)',
       'writable path sizes', 'file_access as an allow-list', 'the TIOCSTI/TIOCLINUX ioctl denial',
+      'netlink limited to NETLINK_ROUTE',
     ],
   },
   {

@@ -58,8 +58,8 @@ export interface OciConfig {
   }
 }
 
-// The paths runc and crun mask and make read-only by default; the export
-// lists them so a bare config.json gets the same protection.
+// The paths Docker masks and makes read-only by default (its `docker inspect`
+// MaskedPaths and ReadonlyPaths), listed so a bare config.json gets them too.
 const DEFAULT_MASKED = [
   '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
   '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',

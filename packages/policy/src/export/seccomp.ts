@@ -10,10 +10,11 @@
 //  2. clone3 returns ENOSYS, so libc falls back to clone, whose flags a
 //     filter can read.
 //  3. Argument checks, which deny with EPERM in every mode, as Blackhole's
-//     pure-BPF checks do: clone with CLONE_NEW* flags; ioctl TIOCSTI and
-//     TIOCLINUX; personality other than 0 and 0xffffffff (unless opted in);
-//     socket with AF_PACKET or SOCK_RAW (unless opted in), AF_UNIX without
-//     network.allow_unix_sockets, and netlink other than NETLINK_ROUTE.
+//     pure-BPF checks do. They cover clone with CLONE_NEW* flags, the ioctls
+//     TIOCSTI and TIOCLINUX, and personality other than 0 and 0xffffffff
+//     (unless opted in). For socket they cover AF_PACKET and SOCK_RAW (unless
+//     opted in), AF_UNIX without network.allow_unix_sockets, and netlink
+//     other than NETLINK_ROUTE.
 // The default action is SCMP_ACT_ALLOW, so allowed syscalls need no rule: an
 // explicit SCMP_ACT_ALLOW rule would equal the default action, which
 // libseccomp rejects with EACCES.

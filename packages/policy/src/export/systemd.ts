@@ -1,7 +1,7 @@
 // systemd export: a drop-in with a [Service] section, for
 // /etc/systemd/system/SERVICE.service.d/blackhole.conf. Written against the
-// directives of systemd 252; SocketBindAllow=, SystemCallLog= and
-// RestrictAddressFamilies=none need 249 or later.
+// directives of systemd 252; SocketBindAllow= and SystemCallLog= need 249 or
+// later.
 //
 // Cannot express (each becomes a warning when the profile uses it):
 // - network.allowed_ports for connect(): SocketBindAllow= limits bind only;
@@ -23,9 +23,10 @@ import { deniedSyscalls } from './seccomp.js'
 const DEFAULT_ERRNO = 'EPERM'
 
 /**
- * Directories systemd creates and chowns to the service user, keyed by the
- * prefix they replace; each maps a writable path to a directive, so a dynamic
- * user can write there without a pre-made host folder.
+ * Directives for folders that systemd creates and chowns to the service user,
+ * keyed by the path prefix they stand for. A writable path under a prefix
+ * becomes that directive, so a dynamic user can write there without a
+ * pre-made host folder.
  */
 const MANAGED_DIRECTORIES: [prefix: string, directive: string][] = [
   ['/var/lib', 'StateDirectory'],
@@ -223,12 +224,12 @@ function syscallFilter(profile: Profile, warnings: string[]): string[] {
     warnings.push('enforce_mode: disabled, so no SystemCallFilter= is set')
     return lines
   }
-  // Only the opt-ins change Blackhole's filter; other allowed names are no-ops there.
+  // Only the opt-ins change Blackhole's filter, which ignores other allowed names.
   const allowed = new Set(profile.syscalls.allowed.map((rule) => rule.name).filter((name) => OPT_IN_SYSCALLS.includes(name)))
   const denied = deniedSyscalls(profile)
 
   if (profile.enforceMode === 'permissive') {
-    // Permissive: nothing is denied, the calls the filter would deny are logged.
+    // Permissive mode denies nothing and logs the calls the filter would deny.
     lines.push(`SystemCallLog=${[...denied.keys()].sort().join(' ')}`)
   } else {
     lines.push('SystemCallFilter=@system-service')
@@ -247,7 +248,7 @@ function limits(profile: Profile): string[] {
   const limit = profile.resourceLimits
   const lines = ['', '# resource limits']
   lines.push(`LimitNOFILE=${limit.maxFileDescriptors}`)
-  // RLIMIT_NPROC counts per uid; with a dynamic or dedicated user that is this service.
+  // RLIMIT_NPROC counts processes per uid, which with a dynamic or dedicated user are this service's.
   lines.push(`LimitNPROC=${limit.maxProcesses}`)
   lines.push('LimitCORE=0')
   lines.push(`TasksMax=${limit.maxProcesses}`)

@@ -150,8 +150,8 @@ export function buildWindowsPlan(profile: Profile, options: ExportOptions): { pl
     else if (cap === 'CAP_NET_BIND_SERVICE') warnings.push(`capabilities ${cap}: no Windows equivalent is needed, any user may bind a port below 1024`)
     else warnings.push(`capabilities ${cap}: no Windows privilege matches it`)
   }
-  // A low-integrity token cannot write where most folders would let a
-  // medium one, so any granted privilege or root identity needs Medium.
+  // A Low token cannot write to folders labelled Medium, which most folders
+  // are, so a granted privilege or a root identity gets Medium.
   const integrityLevel = kept.size > 1 || profile.user === 'root' ? 'Medium' : 'Low'
 
   const trustee = `restricted SID of the service (${RESTRICTED_SID} plus the service account)`
