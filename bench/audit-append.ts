@@ -1,7 +1,7 @@
-// Audit append throughput: the real AuditLog pipeline (hash chain, JSONL
-// write + fdatasync per group commit, one SQLite transaction per batch)
-// against Prisma createMany and a plain better-sqlite3 insert loop of the
-// same rows, in one run on the same disk.
+// Measures audit append throughput of the real AuditLog pipeline: hash
+// chain, one JSONL write and fdatasync per group commit, one SQLite
+// transaction per batch. The same run inserts the same rows with Prisma
+// createMany and with a plain better-sqlite3 loop, on the same disk.
 //
 //   pnpm exec tsx bench/audit-append.ts [events] [concurrency]
 //

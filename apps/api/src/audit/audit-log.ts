@@ -79,7 +79,7 @@ export class AuditLog {
     private readonly hmacKey: Buffer | null,
     private readonly checkpointer: Checkpointer,
     private readonly writer: GroupCommitWriter,
-    /** What open() repaired after a crash, null when nothing. */
+    /** Crash damage that open() repaired, null when there was none. */
     readonly recovery: CrashFinding | null,
     private readonly lockPath: string,
   ) {
@@ -88,8 +88,8 @@ export class AuditLog {
 
   /**
    * Opens or creates both stores. The first open appends the genesis record
-   * (seq 1); a later open repairs what a crash left (see recovery.ts) and
-   * appends an AUDIT_RECOVERED record describing the repair.
+   * (seq 1). A later open repairs what a crash left (see recovery.ts) and
+   * then appends an AUDIT_RECOVERED record that describes the repair.
    */
   static open(options: AuditLogOptions): AuditLog {
     const checkpointEvery = positiveInteger('checkpointEvery', options.checkpointEvery, 1000)
@@ -129,6 +129,7 @@ export class AuditLog {
           checkpointer.committed(checkpoint)
           log?.notify(records)
         },
+        onError: (details, message) => (options.logger ?? consoleLogger).error(details, message),
       })
       log = new AuditLog(options, db, store, jsonl, keys, hmacKey, checkpointer, writer, recovery, lockPath)
       if (!writer.last) void log.appendGenesis()

@@ -28,7 +28,7 @@ export interface VerifyDataDirOptions {
  * Verifies the audit log of a data folder, for `blackhole audit verify`.
  * It checks the stores as they are first. When it finds only crash damage
  * and no process holds the writer lock, it repairs the stores as open()
- * would and verifies again; tampering is never repaired. Unlike open(), it
+ * would and verifies again. It never repairs tampering. Unlike open(), it
  * appends no AUDIT_RECOVERED record, so the report is the repair's only
  * trace. Use verifyExitCode for the process exit code.
  */

@@ -42,8 +42,9 @@ export function readJsonl(path: string, limitBytes?: number): JsonlContents {
 
 /**
  * Appends to the JSONL file through one descriptor. Each batch is one
- * write() followed by fdatasync(), and a failed batch is cut off again, so
- * the file never keeps lines that the database did not accept.
+ * write() followed by fdatasync(). The writer truncates a failed batch
+ * again, so the file keeps no lines that the database rejected, unless the
+ * truncate fails too; the writer then stops.
  */
 export class JsonlAppender {
   private fd: number

@@ -19,10 +19,10 @@ import type { CrashFinding } from './verify.js'
  *    event is better for an audit log than dropping it;
  * 3. JSONL lines of records that retention pruned from the database: they
  *    are dropped, finishing the prune.
- * The database being ahead of the JSONL is no crash state of this order
- * (lost JSONL writes, or a cut JSONL). Those records were acknowledged, so
- * their lines are restored from the database when the JSONL's last line
- * matches the database; the repair is recorded in the chain by the caller.
+ * The database being ahead of the JSONL is no crash state of this order: it
+ * means lost JSONL writes or a cut JSONL. Those records were acknowledged,
+ * so their lines are restored from the database when the JSONL's last line
+ * matches the database. The caller records the repair in the chain.
  * Anything else means tampering: the open fails and names `blackhole audit
  * verify`, because appending would link new records to a chain in doubt.
  */

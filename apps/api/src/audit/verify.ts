@@ -7,7 +7,7 @@ import { checkCheckpointSignature, parsePublicKey, publicKeyText } from './keys.
 import { rowToRecord, type AuditStore, type CheckpointRow } from './store.js'
 
 /**
- * What a problem found by verify means:
+ * Kinds of problem that verify reports:
  * - edited: the record's fields no longer produce its hash or HMAC;
  * - deleted: a seq is missing, or a record does not link to the one before;
  * - reordered: a record links to a record other than its predecessor;
@@ -137,8 +137,8 @@ class Verifier {
 
   run(): VerifyReport {
     this.loadExternal()
-    const wanted = new Set(this.checkpoints.map((checkpoint) => checkpoint.seq))
-    for (const checkpoint of this.external?.checkpoints ?? []) wanted.add(checkpoint.seq)
+    const checkpointSeqs = new Set(this.checkpoints.map((checkpoint) => checkpoint.seq))
+    for (const checkpoint of this.external?.checkpoints ?? []) checkpointSeqs.add(checkpoint.seq)
 
     let previous: AuditRecord | null = null
     let first: AuditRecord | null = null
@@ -153,7 +153,7 @@ class Verifier {
         previous = { ...(row as unknown as AuditRecord) }
         continue
       }
-      if (wanted.has(record.seq)) this.hashAt.set(record.seq, record.hash)
+      if (checkpointSeqs.has(record.seq)) this.hashAt.set(record.seq, record.hash)
       if (!first) first = record
       this.checkRecord(record, previous, row.metadata)
       this.compareJsonl(record, row.metadata)

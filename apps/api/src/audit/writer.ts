@@ -22,6 +22,8 @@ export interface WriterOptions {
   checkpointFor: (last: AuditRecord) => CheckpointRow | null
   /** Called after each commit with the batch, in seq order. */
   onCommit: (records: AuditRecord[], checkpoint: CheckpointRow | null) => void
+  /** Receives batch failures, which also reject the batch's promises. */
+  onError: (details: Record<string, unknown>, message: string) => void
 }
 
 /**
@@ -62,12 +64,13 @@ export function newRecord(input: AuditInput, seq: number, time: string, prevHash
 }
 
 /**
- * Group commit: appends wait in a queue; one batch at a time takes up to
- * maxBatch of them, seals them into the chain, writes their JSONL lines with
- * one write and one fdatasync, inserts them in one SQLite transaction, and
- * only then resolves their promises. The JSONL goes first, so a record in
- * the database is always durable in the JSONL, and a crash can only leave
- * the JSONL ahead of the database (open() rolls those lines forward).
+ * Group commit: appends wait in a queue, and one batch at a time takes up
+ * to maxBatch of them. The batch seals them into the chain, writes their
+ * JSONL lines with one write and one fdatasync, inserts them in one SQLite
+ * transaction, and only then resolves their promises. The JSONL goes first,
+ * so every record in the database is durable in the JSONL. A crash can then
+ * only leave the JSONL ahead of the database, and open() rolls those lines
+ * forward.
  *
  * Other work that must not interleave with a batch (checkpoints on a timer,
  * pruning, close) runs through `exclusive`.
@@ -120,8 +123,9 @@ export class GroupCommitWriter {
   private scheduleFlush(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    // Waiting groupCommitMs lets concurrent appends join the batch; a batch
-    // that starts while another one syncs needs no wait.
+    // Waiting groupCommitMs lets concurrent appends join the batch. A batch
+    // queued while another one syncs needs no wait, because appends gather
+    // during the sync.
     this.timer = setTimeout(() => {
       this.timer = null
       void this.exclusive(() => this.commitBatch())
@@ -178,11 +182,19 @@ export class GroupCommitWriter {
       try {
         this.options.jsonl.rollback()
       } catch (rollbackError) {
-        // The JSONL may now hold lines the database lacks; stop appending so
-        // no later record links to them, and let the next open reconcile.
-        this.fail(new Error(`audit log stopped: cutting the JSONL back after a failed batch failed: ${(rollbackError as Error).message}; restart to recover`, { cause: rollbackError }))
+        // The JSONL may now contain lines the database lacks. Appending stops
+        // so that no later record links to them, and the next open rolls
+        // them forward.
+        const stopped = new Error(
+          `audit log stopped: truncating the JSONL after a failed batch failed: ${(rollbackError as Error).message}; restart to recover`,
+          { cause: rollbackError },
+        )
+        this.fail(stopped)
+        this.options.onError({ err: rollbackError }, stopped.message)
       }
-      const failure = new Error(`audit batch of ${records.length} records (seq ${records[0]!.seq} to ${previous!.seq}) failed: ${cause.message}`, { cause })
+      const firstSeq = records[0]!.seq
+      const failure = new Error(`audit batch of ${records.length} records (seq ${firstSeq} to ${previous!.seq}) failed: ${cause.message}`, { cause })
+      this.options.onError({ err: cause, firstSeq, lastSeq: previous!.seq }, 'audit batch failed')
       for (const pending of accepted) pending.reject(failure)
       return
     }

@@ -35,7 +35,7 @@ function jsonlRecords(): AuditRecord[] {
     .map((line) => JSON.parse(line) as AuditRecord)
 }
 
-/** A second connection, as an attacker or another process would use. */
+/** Opens a second connection, as an attacker or another process would. */
 function rawDb(): Database.Database {
   return new Database(auditPaths(dataDir).dbPath)
 }
@@ -122,7 +122,8 @@ describe('AuditLog append', () => {
   })
 
   it('rejects the whole batch on a database failure', async () => {
-    const log = openLog()
+    const logged: string[] = []
+    const log = openLog({ logger: { error: (_details, message) => logged.push(message) } })
     await log.append(event(1))
     const sizeBefore = statSync(auditPaths(dataDir).jsonlPath).size
     // A row that takes the next seq makes the batch's INSERT fail.
@@ -137,6 +138,7 @@ describe('AuditLog append', () => {
     expect(reason.message).toMatch(/batch of 3 records \(seq 3 to 5\) failed/)
     expect((reason.cause as Error).message).toMatch(/UNIQUE constraint failed/)
     expect(statSync(auditPaths(dataDir).jsonlPath).size).toBe(sizeBefore)
+    expect(logged).toEqual(['audit batch failed'])
   })
 
   it('continues the chain after reopening', async () => {

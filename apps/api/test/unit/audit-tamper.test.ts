@@ -15,8 +15,8 @@ import {
 import type { AuditRecord } from '../../src/types.js'
 import { canonicalJson } from '../../src/audit/canonical.js'
 
-// One real data folder with 500 records (genesis + 499), written once; each
-// test attacks its own copy, as an attacker with root on the host would.
+// One real data folder with 500 records (genesis + 499) is written once.
+// Each test attacks its own copy, as an attacker with root on the host would.
 let root: string
 let original: string
 let copy: string
