@@ -2,8 +2,8 @@
 //
 // Groups go first, then the gid, then the uid: once the uid is no longer 0
 // the process lacks CAP_SETGID's effect on the others. Raw syscalls are used
-// on purpose: glibc's wrappers broadcast the change to every thread it knows
-// about, and after a raw clone its thread list still names the parent's
+// on purpose: glibc's wrappers broadcast the change to every thread in its
+// list, and after a raw clone that list still names the parent's
 // threads, which could deadlock the child.
 
 #pragma once

@@ -59,7 +59,7 @@ bool applyRuleset(const launch::LaunchPlan& plan, launch::ChildFailure& failure)
   }
 
   RulesetAttr attr = {rules.handledAccessFs, rules.handledAccessNet, rules.scoped};
-  // The size tells the kernel which fields are present. Passing only the
+  // The size defines which fields the kernel reads. Passing only the
   // fields in use keeps the struct within what the minimum ABI defines.
   size_t size = sizeof(uint64_t);
   if (rules.handledAccessNet != 0) size = 2 * sizeof(uint64_t);

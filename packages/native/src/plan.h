@@ -83,7 +83,7 @@ struct LaunchPlan {
   int stdio[3] = {-1, -1, -1};
 
   // Prepared for execve. envp points into env plus the LISTEN_* entries;
-  // listenPidEntry has room for the pid, which only the child knows.
+  // listenPidEntry has room for the pid, which only the child can read.
   std::vector<char*> argvPointers;
   std::vector<char*> envpPointers;
   std::string listenFdsEntry;

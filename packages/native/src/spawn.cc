@@ -67,8 +67,8 @@ bool waitForRelease(int syncSocket, ChildFailure& failure) {
 
 // A cgroup namespace takes the caller's current cgroups as its root. At
 // clone time those are the supervisor's, so the child unshares only after
-// the parent placed it in the service's cgroups: the service then sees its
-// own cgroup as "/".
+// the parent placed it in the service's cgroups. The service's own cgroup
+// then appears as "/".
 bool enterCgroupNamespace(const LaunchPlan& plan, ChildFailure& failure) {
   if (plan.nsCgroup && unshare(CLONE_NEWCGROUP) != 0) {
     return fail(failure, Step::CgroupNamespace, errno, "unshare CLONE_NEWCGROUP");
@@ -105,9 +105,9 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
   return true;
 }
 
-// NOTE: when the seccomp filter denies write, the record is lost and the
-// parent reads end-of-file as a successful execve; the service then appears
-// to exit at once with status 127. Filters must allow write and exit_group.
+// NOTE: when the seccomp filter denies write, the record is lost. The parent
+// then reads end-of-file as a successful execve, and the service seems to
+// exit at once with status 127. Filters must allow write and exit_group.
 [[noreturn]] void reportFailure(int errorPipe, const ChildFailure& failure) {
   ssize_t written;
   do {
