@@ -37,6 +37,12 @@ describe('export formats', () => {
     expect(() => exportProfile(strictProfile('p'), 'toString' as ExportFormat)).toThrow(/unknown export format/)
   })
 
+  it('rejects an invalid identity', () => {
+    expect(() => exportProfile(strictProfile('p'), 'oci', { identity: { uid: -1, gid: 0 } })).toThrow(/invalid identity \{"uid":-1,"gid":0\}/)
+    expect(() => exportProfile(strictProfile('p'), 'oci', { identity: { uid: 1.5, gid: 0 } })).toThrow(/invalid identity/)
+    expect(() => exportProfile(strictProfile('p'), 'oci', { identity: { uid: 1000, gid: 1000 } })).not.toThrow()
+  })
+
   it('rejects a relative command', () => {
     expect(() => exportProfile(strictProfile('p'), 'apparmor', { command: ['node'] })).toThrow(/invalid command \["node"\]/)
     expect(() => exportProfile(strictProfile('p'), 'apparmor', { command: [] })).toThrow(/invalid command/)

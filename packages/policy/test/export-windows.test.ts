@@ -95,5 +95,7 @@ describe('windows export', () => {
     expect(warnings.some((w) => w.startsWith('enforce_mode: permissive'))).toBe(true)
     expect(warnings.some((w) => w.startsWith('resource_limits.max_file_descriptors 256'))).toBe(true)
     expect(warnings.some((w) => w.startsWith('network.allow_unix_sockets'))).toBe(false)
+    expect(warnings.some((w) => w.startsWith('user worker: a restricted token derives'))).toBe(true)
+    expect(exportProfile(identityProfile, 'windows').warnings.some((w) => w.startsWith('user'))).toBe(false)
   })
 })

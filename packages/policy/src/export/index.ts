@@ -86,5 +86,9 @@ export function exportProfile(profile: Profile, format: ExportFormat, options: E
   if (options.command && (options.command.length === 0 || !options.command[0]?.startsWith('/'))) {
     throw new Error(`invalid command ${JSON.stringify(options.command)}: the first entry must be an absolute path`)
   }
+  const identity = options.identity
+  if (identity && ![identity.uid, identity.gid].every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+    throw new Error(`invalid identity ${JSON.stringify(identity)}: uid and gid must be integers from 0 to 4294967295`)
+  }
   return EXPORTERS[format](profile, options)
 }

@@ -233,6 +233,9 @@ function firewallRules(profile: Profile, service: string, warnings: string[]): F
 
 function unsupported(profile: Profile): string[] {
   const warnings: string[] = []
+  if (profile.user !== null) {
+    warnings.push(`user ${profile.user}: a restricted token derives from the launching account; create a matching local account to run as`)
+  }
   if (profile.syscalls.denied.length > 0 || profile.syscalls.allowed.length > 0) {
     const names = [...profile.syscalls.denied, ...profile.syscalls.allowed].map((rule) => rule.name)
     warnings.push(`syscalls [${names.join(', ')}]: Windows has no syscall filter for this plan`)
