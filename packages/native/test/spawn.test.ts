@@ -1,3 +1,6 @@
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
   CAP_NET_BIND_SERVICE,
@@ -121,6 +124,52 @@ describe('spawnSandbox filesystem', () => {
     const run = await runSandbox(spec)
     expect(run.stderr).toBe('')
     expect(run.stdout.trim().split('\n')).toEqual(['0', '0'])
+  })
+})
+
+describe('spawnSandbox bind mounts', () => {
+  it('binds a host folder writable', async () => {
+    const host = mkdtempSync(join(tmpdir(), 'blackhole-bind-'))
+    chownSync(host, TEST_UID, TEST_GID)
+    try {
+      const spec = baseSpec({
+        argv: ['sh', '-c', 'echo kept > /tmp/data/file && awk \'$5 == "/tmp/data" { print $6 }\' /proc/self/mountinfo'],
+        mounts: [...baseSpec().mounts, { type: 'bind', source: host, target: '/tmp/data', readOnly: false, recursive: false }],
+      })
+      const run = await runSandbox(spec)
+      expect(run.stderr).toBe('')
+      expect(readFileSync(join(host, 'file'), 'utf8')).toBe('kept\n')
+      expect(run.stdout.trim()).toMatch(/^rw(,|$)/)
+    } finally {
+      rmSync(host, { recursive: true, force: true })
+    }
+  })
+
+  it('binds a host folder read-only', async () => {
+    const host = mkdtempSync(join(tmpdir(), 'blackhole-bind-'))
+    try {
+      const spec = baseSpec({
+        uid: 0,
+        gid: 0,
+        argv: ['sh', '-c', 'touch /tmp/data/file; echo "status=$?"'],
+        mounts: [...baseSpec().mounts, { type: 'bind', source: host, target: '/tmp/data', readOnly: true, recursive: false }],
+      })
+      const run = await runSandbox(spec)
+      expect(run.stdout).toContain('status=1')
+      expect(run.stderr).toContain('Read-only file system')
+    } finally {
+      rmSync(host, { recursive: true, force: true })
+    }
+  })
+
+  it('remounts a path read-only in place', async () => {
+    const spec = baseSpec({
+      argv: ['sh', '-c', 'awk \'$5 == "/proc/sys" { print $6 }\' /proc/self/mountinfo'],
+      mounts: [...baseSpec().mounts, { type: 'readonly', target: '/proc/sys' }, { type: 'readonly', target: '/no/such/path' }],
+    })
+    const run = await runSandbox(spec)
+    expect(run.stderr).toBe('')
+    expect(run.stdout.trim()).toMatch(/^ro(,|$)/)
   })
 })
 
