@@ -2,10 +2,10 @@
 // and carries out the operator's actions (stop, terminate, isolate, block).
 
 import { EventEmitter } from 'node:events'
-import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { closeFd, pidfdSendSignal, SeccompNotifier, setLinkUp, watchExit, type NotifyEvent } from '@blackhole/native'
+import { closeFd, pidfdSendSignal, SeccompNotifier, watchExit, type NotifyEvent } from '@blackhole/native'
 import type { Config, NotifyAction, Profile, ServiceDefinition } from '@blackhole/policy'
 import type { AuditInput, ResourceSample, ServiceStatus } from '../types.js'
 import { detectLayout, listServiceCgroups, ServiceCgroup, type CgroupLayout } from './cgroups.js'
@@ -19,7 +19,9 @@ import {
   profileOf,
   spawnPrepared,
 } from './launch.js'
+import { cutLinks, restoreLinks } from './network.js'
 import { notifyEventToAudit } from './notify.js'
+import { removeRunState, writeRunState } from './run-state.js'
 
 export interface SupervisorLogger {
   info(message: string): void
@@ -460,7 +462,7 @@ export class Supervisor extends EventEmitter {
     }
     runtime.cgroup = null
     runtime.netCuts.clear()
-    this.removeRunFile(name)
+    removeRunState(this.dataDir, name)
 
     const intended = runtime.intent !== null
     const failed = exit.code !== 0 || exit.signal !== null
@@ -511,7 +513,7 @@ export class Supervisor extends EventEmitter {
       // The child called setsid, so its pid is also its process group id.
       // Until watchExit reaps it, the pid cannot be reused.
       signalGroup(pid, 'SIGTERM')
-      const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])
+      const done = await Promise.race([exited.then(() => true), sleep(graceMs, undefined, { ref: false }).then(() => false)])
       if (done) return exited
     }
     if (runtime.pidfd !== null && !runtime.reaped) {
@@ -523,7 +525,7 @@ export class Supervisor extends EventEmitter {
       // The child is PID 1 of its namespace, so its death kills every other
       // process in it. killAll below catches whatever is left in the cgroup.
       // A frozen child cannot die before the thaw in killAll, so it skips the wait.
-      if (!wasIsolated) await Promise.race([exited, sleep(500)])
+      if (!wasIsolated) await Promise.race([exited, sleep(500, undefined, { ref: false })])
     }
     if (runtime.cgroup !== null) {
       try {
@@ -563,10 +565,7 @@ export class Supervisor extends EventEmitter {
   /** Takes every link in the sandbox's network namespace down; returns false for network mode host. */
   private cutNetwork(runtime: ServiceRuntime, reason: 'isolate' | 'block'): boolean {
     if (this.profile(runtime).network.mode === 'host') return false
-    const pid = runtime.status.pid!
-    if (runtime.netCuts.size === 0) {
-      for (const link of sandboxLinks(pid)) setLinkUp(pid, link, false)
-    }
+    if (runtime.netCuts.size === 0) cutLinks(runtime.status.pid!)
     runtime.netCuts.add(reason)
     this.setStatus(runtime, { blocked: true })
     return true
@@ -574,13 +573,7 @@ export class Supervisor extends EventEmitter {
 
   private restoreNetwork(runtime: ServiceRuntime, reason: 'isolate' | 'block'): void {
     if (!runtime.netCuts.delete(reason) || runtime.netCuts.size > 0) return
-    const pid = runtime.status.pid!
-    const profile = this.profile(runtime)
-    for (const link of sandboxLinks(pid)) {
-      // lo stays down when the profile never brought it up.
-      if (link === 'lo' && !profile.network.allowLocalhost && profile.network.mode === 'none') continue
-      setLinkUp(pid, link, true)
-    }
+    restoreLinks(runtime.status.pid!, this.profile(runtime))
     this.setStatus(runtime, { blocked: false })
   }
 
@@ -650,32 +643,19 @@ export class Supervisor extends EventEmitter {
         this.logger.warn(`sampling the cgroup of ${runtime.name} failed: ${(error as Error).message}`)
       }
     }
-    if (samples.length > 0) this.emit('metrics', samples)
+    this.emit('metrics', samples)
   }
 
-  private runFile(name: string): string {
-    return join(this.dataDir, 'run', `${name}.json`)
-  }
-
-  // The run file keeps a running service's state derivable after a crash of
-  // the supervisor: pid plus start time identify the process, even when its
-  // pid was reused.
   private writeRunFile(runtime: ServiceRuntime, pid: number, uid: number, gid: number): void {
     try {
-      mkdirSync(join(this.dataDir, 'run'), { recursive: true, mode: 0o700 })
-      const state = {
+      writeRunState(this.dataDir, {
         service: runtime.name, pid, startTime: processStartTime(pid), uid, gid,
         profile: runtime.definition.profile, startedAt: new Date(runtime.startedAtMs).toISOString(),
         cgroup: runtime.cgroup?.dirs() ?? [], configPath: this.configPath,
-      }
-      writeFileSync(this.runFile(runtime.name), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
+      })
     } catch (error) {
       this.logger.warn(`writing the run file of ${runtime.name} failed: ${(error as Error).message}`)
     }
-  }
-
-  private removeRunFile(name: string): void {
-    rmSync(this.runFile(name), { force: true })
   }
 
   private removeParentCgroups(): void {
@@ -705,16 +685,4 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
   }
-}
-
-/** Lists the network links of a process's network namespace from /proc/PID/net/dev. */
-function sandboxLinks(pid: number): string[] {
-  let text = ''
-  try {
-    text = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
-  } catch {
-    return ['lo']
-  }
-  const links = text.split('\n').slice(2).map((line) => line.split(':')[0]!.trim()).filter((link) => link !== '')
-  return links.length === 0 ? ['lo'] : links
 }
