@@ -33,7 +33,9 @@ export async function main(args: string[], output: Output = consoleOutput): Prom
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (load === undefined) {
-    output.err(`blackhole: unknown command "${name}"\n\n${MAIN_USAGE}`)
+    output.err(`blackhole: unknown command "${name}"`)
+    output.err('')
+    output.err(MAIN_USAGE)
     return EXIT_USAGE
   }
   try {
@@ -41,13 +43,16 @@ export async function main(args: string[], output: Output = consoleOutput): Prom
     return await command(rest, output)
   } catch (error) {
     if (error instanceof UsageError) {
-      output.err(`blackhole: ${error.message}\n\n${error.usage}`)
+      output.err(`blackhole: ${error.message}`)
+      output.err('')
+      output.err(error.usage)
       return EXIT_USAGE
     }
     // parseArgs raises these for unknown options and missing values.
     const code = (error as { code?: unknown }).code
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      output.err(`blackhole ${name}: ${(error as Error).message}\nRun \`blackhole ${name} --help\` for the options.`)
+      output.err(`blackhole ${name}: ${(error as Error).message}`)
+      output.err(`Run \`blackhole ${name} --help\` for the options.`)
       return EXIT_USAGE
     }
     output.err(`blackhole ${name}: ${(error as Error).message}`)

@@ -1,6 +1,15 @@
-import { resolve } from 'node:path'
+import { accessSync, constants, readFileSync } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as policy from '@blackhole/policy'
+import {
+  EXPORT_FORMATS,
+  exportProfile,
+  formatScore,
+  resolveIdentity,
+  scoreProfile,
+  type ExportFormat,
+  type ExportOptions,
+} from '@blackhole/policy'
 import type { Config, Profile } from '@blackhole/policy'
 import { DEFAULT_CONFIG, loadConfigOrReport, UsageError, type Output } from './common.js'
 
@@ -20,27 +29,9 @@ Options:
   --threshold N    exit 1 when the score is above N (0 to 10)
   -h, --help       show this help`
 
-interface ExportResult {
-  text: string
-  warnings: string[]
-}
-
-interface ScoreResult {
-  score: number
-  rating?: string
-  lines?: { setting: string; weight: number; exposure: number; reason: string }[]
-}
-
-// The export and score functions come from another part of the policy
-// package; they are looked up at run time so this command still loads
-// while a build lacks them, and says so when used.
-function policyFunction<T>(name: string): T {
-  const value = (policy as unknown as Record<string, unknown>)[name]
-  if (typeof value !== 'function') {
-    throw new Error(`this build of @blackhole/policy has no ${name}; rebuild with pnpm build`)
-  }
-  return value as T
-}
+// Settings at or above this exposure are repeated on stderr as warnings, so
+// a CI log shows them apart from the table.
+const WARNING_EXPOSURE = 0.5
 
 function findProfile(config: Config, name: string): Profile {
   const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined
@@ -49,6 +40,44 @@ function findProfile(config: Config, name: string): Profile {
     throw new UsageError(`profile "${name}" not found; known profiles: ${known.length === 0 ? 'none' : known.join(', ')}`, PROFILE_USAGE)
   }
   return profile
+}
+
+function findInPath(command: string): string | null {
+  if (isAbsolute(command)) return command
+  for (const folder of (process.env.PATH ?? '').split(':')) {
+    if (folder === '') continue
+    const candidate = join(folder, command)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return null
+}
+
+/**
+ * Fills in what the export formats cannot learn from the profile alone:
+ * the first service that uses it supplies the name and the command, and
+ * the host's account files supply the uid and gid.
+ */
+function exportOptions(config: Config, profile: Profile): ExportOptions {
+  const options: ExportOptions = {}
+  const service = Object.values(config.services).find((definition) => definition.profile === profile.name)
+  const serviceName = service?.name ?? profile.name
+  if (service !== undefined) {
+    options.serviceName = service.name
+    const program = findInPath(service.command)
+    if (program !== null) options.command = [program, ...service.args]
+  }
+  try {
+    const identity = resolveIdentity(profile, serviceName, readFileSync('/etc/passwd', 'utf8'), readFileSync('/etc/group', 'utf8'))
+    options.identity = { uid: identity.uid, gid: identity.gid }
+  } catch {
+    // Without readable account files the formats fall back to their defaults and say so.
+  }
+  return options
 }
 
 async function validate(args: string[], output: Output): Promise<number> {
@@ -70,13 +99,16 @@ async function exportCommand(args: string[], output: Output): Promise<number> {
     strict: true,
     allowPositionals: true,
   })
-  if (values.format === undefined) throw new UsageError('missing --format FORMAT', PROFILE_USAGE)
+  const formats = EXPORT_FORMATS.map((info) => info.name as string)
+  if (values.format === undefined) throw new UsageError(`missing --format FORMAT; use one of ${formats.join(', ')}`, PROFILE_USAGE)
+  if (!formats.includes(values.format)) {
+    throw new UsageError(`unknown --format "${values.format}"; use one of ${formats.join(', ')}`, PROFILE_USAGE)
+  }
   if (positionals.length !== 1) throw new UsageError('profile export takes exactly one profile NAME', PROFILE_USAGE)
   const config = await loadConfigOrReport(resolve(values.config ?? DEFAULT_CONFIG), output)
   if (config === null) return 1
   const profile = findProfile(config, positionals[0]!)
-  const exportProfile = policyFunction<(profile: Profile, format: string) => ExportResult>('exportProfile')
-  const result = exportProfile(profile, values.format)
+  const result = exportProfile(profile, values.format as ExportFormat, exportOptions(config, profile))
   for (const warning of result.warnings) output.err(`warning: ${warning}`)
   output.out(result.text.replace(/\n$/, ''))
   return 0
@@ -100,13 +132,10 @@ async function score(args: string[], output: Output): Promise<number> {
   const config = await loadConfigOrReport(resolve(values.config ?? DEFAULT_CONFIG), output)
   if (config === null) return 1
   const profile = findProfile(config, positionals[0]!)
-  const scoreProfile = policyFunction<(profile: Profile) => ScoreResult>('scoreProfile')
   const result = scoreProfile(profile)
-  const format = (policy as unknown as Record<string, unknown>).formatScore
-  if (typeof format === 'function') output.out(String((format as (result: ScoreResult) => string)(result)).replace(/\n$/, ''))
-  else output.out(`${profile.name}: exposure ${result.score.toFixed(1)}${result.rating ? ` (${result.rating})` : ''}`)
-  for (const line of result.lines ?? []) {
-    if (line.exposure > 0) output.err(`warning: ${line.setting}: ${line.reason}`)
+  output.out(formatScore(result).replace(/\n$/, ''))
+  for (const line of result.lines) {
+    if (line.exposure >= WARNING_EXPOSURE) output.err(`warning: ${line.setting}: ${line.reason}`)
   }
   if (threshold !== null && result.score > threshold) {
     output.err(`blackhole: profile ${profile.name} scores ${result.score.toFixed(1)}, above the threshold ${threshold}`)
