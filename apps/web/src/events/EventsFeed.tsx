@@ -90,7 +90,9 @@ export function EventsFeed() {
                   <span role="cell">{event.service ?? '–'}</span>
                   <span role="cell" className="event-description">
                     {event.description}
-                    {event.actor ? <span className="muted"> by {event.actor}</span> : null}
+                    {event.actor && !event.description.includes(event.actor) ? (
+                      <span className="muted"> by {event.actor}</span>
+                    ) : null}
                   </span>
                 </div>
               )
