@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "notify.h"
 
 namespace pidfd {
 
@@ -117,6 +118,10 @@ Napi::Value SendSignal(const Napi::CallbackInfo& info) {
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = fdArgument(info, 0, "closeFd(fd: number)");
+  // A notification kept for a notifier that was never created must not
+  // reach a later notifier that gets the same descriptor number.
+  seccomp_notif unused;
+  notify::takePending(fd, unused);
   if (close(fd) != 0 && errno != EINTR) {
     throw errors::systemError(info.Env(), "close", "fd " + std::to_string(fd), errno);
   }
