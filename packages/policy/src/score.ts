@@ -11,6 +11,7 @@
 // never reaches 1, so no line saturates and hides a further loosening.
 
 import { boundPorts, isBeneath } from './export/types.js'
+import { resolveVarRun } from './parse/values.js'
 import type { FileAccessMode, Profile } from './profile.js'
 import { ARGUMENT_CHECKED_SYSCALLS, DEFAULT_DENIED_SYSCALLS } from './seccomp/syscall-sets.js'
 
@@ -80,7 +81,8 @@ function growth(sum: number, base: number): number {
 }
 
 /** Rates where a path lies: the root and system folders weigh most, scratch space least. */
-function pathRisk(path: string): number {
+function pathRisk(written: string): number {
+  const path = resolveVarRun(written)
   if (path === '/') return 20
   if (KERNEL_PREFIXES.some((prefix) => isBeneath(path, prefix))) return 5
   if (SENSITIVE_PREFIXES.some((prefix) => isBeneath(path, prefix))) return 3

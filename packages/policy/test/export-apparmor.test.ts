@@ -49,6 +49,9 @@ describe('apparmor export', () => {
     expect(text).toContain('  capability sys_time,')
     expect(text).toContain('  /** r,')
     expect(text).toContain('  /run/every{,/**} rwk,')
+    const parsed = exportProfile(yamlFeatureProfiles[0]!, 'apparmor').text
+    expect(parsed).toContain('  /run/gateway{,/**} rwk,')
+    expect(parsed).not.toContain('/var/run')
     expect(text).toContain('  "/srv/with space{,/**}" rwk,')
     expect(text).toContain('  /opt/tool{,/**} mix,')
     expect(text).toContain('  /srv/upload{,/**} w,')

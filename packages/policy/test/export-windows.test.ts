@@ -58,6 +58,7 @@ describe('windows export', () => {
     expect(byPath.get('/etc/identity')?.windowsPath).toBeNull()
     expect(byPath.get('/etc/identity')?.rights).toBe('Read')
     expect(windowsPathFor('/proc/self', 'x')).toBeNull()
+    expect(windowsPathFor('/var/run/x', 'svc')).toBe('%ProgramData%\\Blackhole\\svc\\run\\x')
     expect(windowsPathFor('/var/library', 'x')).toBeNull()
   })
 

@@ -32,7 +32,7 @@ describe('export of a parsed YAML profile', () => {
   it('carries YAML values into the exports', () => {
     const apparmor = exportProfile(gateway, 'apparmor').text
     expect(apparmor).toContain('  capability chown,')
-    expect(apparmor).toContain('  /var/run/gateway{,/**} rwk,')
+    expect(apparmor).toContain('  /run/gateway{,/**} rwk,')
     expect(apparmor).toContain('  /srv/uploads{,/**} rwk,')
     expect(apparmor).toContain('  deny /home{,/**} mrwklx,')
 

@@ -17,6 +17,7 @@
 
 import type { Profile } from '../profile.js'
 import { accountOf, boundPorts, hasAnyDestination, isBeneath, serviceNameOf, type ExportOptions, type ExportResult } from './types.js'
+import { resolveVarRun } from '../parse/values.js'
 import { OPT_IN_SYSCALLS } from '../seccomp/syscall-sets.js'
 import { deniedSyscalls } from './seccomp.js'
 
@@ -165,8 +166,7 @@ function filesystem(profile: Profile, warnings: string[]): string[] {
 }
 
 function writableDirective(written: string): string {
-  // /var/run is a symlink to /run on every systemd host.
-  const path = isBeneath(written, '/var/run') ? written.slice('/var'.length) : written
+  const path = resolveVarRun(written)
   for (const [prefix, directive] of MANAGED_DIRECTORIES) {
     if (path.startsWith(prefix + '/')) return `${directive}=${systemdWord(path.slice(prefix.length + 1))}`
   }

@@ -130,6 +130,7 @@ export function windowsPathFor(path: string, service: string): string | null {
     ['/var/lib', `${base}\\data`],
     ['/var/cache', `${base}\\cache`],
     ['/run', `${base}\\run`],
+    ['/var/run', `${base}\\run`],
     ['/srv', `${base}\\srv`],
     ['/opt', `%ProgramFiles%`],
   ]
