@@ -1,7 +1,8 @@
 // Runs `bin/blackhole serve` as a real child process with the example
 // config, as root, and drives it over REST and the WebSocket: both example
 // services must run in their sandboxes, terminate must stop one, and
-// SIGTERM must stop everything and leave no cgroup behind.
+// SIGTERM must stop everything and leave no cgroup behind. Needs `pnpm
+// build` first, like every use of bin/blackhole.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
