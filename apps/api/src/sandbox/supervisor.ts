@@ -451,7 +451,8 @@ export class Supervisor extends EventEmitter {
     const cgroup = runtime.cgroup
     const oomKills = cgroup?.oomKills() ?? 0
     const forkRejections = cgroup?.forkRejections() ?? 0
-    const oomKilled = exit.signal === 'SIGKILL' && oomKills > runtime.oomKills
+    const newOomKills = oomKills - runtime.oomKills
+    const oomKilled = exit.signal === 'SIGKILL' && newOomKills > 0
     runtime.oomKills = oomKills
     if (cgroup !== null) {
       try {
@@ -476,10 +477,13 @@ export class Supervisor extends EventEmitter {
       lastError: state === 'failed' ? `${name} ${how}${oomKilled ? ' (out of memory)' : ''}` : runtime.status.lastError,
     })
 
-    if (oomKilled) {
+    if (newOomKills > 0) {
+      // Kills since the last metrics sample, which records the earlier ones.
+      const description = oomKilled
+        ? `${name} was killed for exceeding its memory limit`
+        : `${newOomKills} process(es) of ${name} killed for exceeding the memory limit`
       await this.safeRecord({
-        service: name, pid, type: 'OOM_KILL', severity: 'high', actor: 'supervisor',
-        description: `${name} was killed for exceeding its memory limit`,
+        service: name, pid, type: 'OOM_KILL', severity: 'high', actor: 'supervisor', description,
         metadata: { oomKills, memoryLimitBytes: this.profile(runtime).resourceLimits.maxMemory },
       })
     }

@@ -67,6 +67,11 @@ services:
     command: /bin/sh
     args: ['-c', 'i=0; while [ $i -lt 500 ]; do sleep 5 & i=$((i+1)); done; wait']
     autostart: false
+  greedy:
+    profile: small
+    command: /bin/sh
+    args: ['-c', 'for i in 1 2 3 4 5 6; do (s=x; j=0; while [ $j -lt 24 ]; do s="$s$s"; j=$((j+1)); done; sleep 2) & done; wait']
+    autostart: false
   stubborn:
     profile: small
     command: /bin/sh
@@ -345,6 +350,16 @@ describe('Supervisor', () => {
       expect(exited.severity).toBe('high')
       expect(eventsOf('OOM_KILL', 'hog')).toHaveLength(1)
     }
+  })
+
+  it('records an OOM kill in the cgroup', async () => {
+    // Six shells each build a 16 MiB string: each stays under its RLIMIT_AS
+    // of 64 MiB, but together they pass the cgroup's 64 MiB.
+    await supervisor.start('greedy', 'token:test')
+    const oom = await waitFor(() => eventsOf('OOM_KILL', 'greedy')[0], 'OOM_KILL', 20_000)
+    expect(oom.severity).toBe('high')
+    expect(oom.metadata?.oomKills).toBeGreaterThanOrEqual(1)
+    expect(oom.metadata?.memoryLimitBytes).toBe(64 * 1024 * 1024)
   })
 
   it('stops a fork bomb at max_processes', async () => {
