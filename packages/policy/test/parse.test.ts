@@ -284,10 +284,34 @@ describe('rejected input', () => {
     expect(elapsed).toBeLessThan(1000)
   })
 
+  test('deep nesting rejected quickly', () => {
+    const limit = DEFAULTS.maxConfigBytes - 16
+    const cases = [
+      { text: `a: 1\nb: ${'['.repeat(limit)}`, at: 'test.yaml:2:68' },
+      { text: `${'{'.repeat(limit)}`, at: 'test.yaml:1:65' },
+      { text: `a:\n  ${'- '.repeat(limit / 2)}`, at: 'test.yaml:2:1' },
+      { text: `${'? '.repeat(limit / 2)}`, at: 'test.yaml:1:1' },
+    ]
+    for (const { text, at } of cases) {
+      const started = performance.now()
+      expect(errorsOf(text)).toEqual([`${at}: YAML nested more than 64 levels deep; flatten the structure`])
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
+  })
+
+  test('brackets in strings not counted', () => {
+    const result = parseConfig(`security_profiles:\n  p:\n    user: "${'['.repeat(100)}"\n`, 'test.yaml')
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.errors.map((e) => e.message)).toEqual([
+      `invalid user name "${'['.repeat(100)}"; expected lower-case letters, digits, _ or -, at most 32 characters`,
+    ])
+  })
+
   test('oversize text', () => {
     const text = `# ${'x'.repeat(DEFAULTS.maxConfigBytes)}\n`
     expect(errorsOf(text)).toEqual([
-      `test.yaml:1:1: config file is ${DEFAULTS.maxConfigBytes + 3} bytes, larger than the limit of 1048576 bytes; split it or remove unused entries`,
+      `test.yaml:1:1: config file is ${DEFAULTS.maxConfigBytes + 3} bytes, larger than the limit of 262144 bytes; split it or remove unused entries`,
     ])
   })
 
@@ -398,7 +422,7 @@ describe('loadConfigFile', () => {
     expect(result.ok).toBe(false)
     if (result.ok) return
     expect(result.errors.map(formatError)).toEqual([
-      `${path}:1:1: config file is 1048577 bytes, larger than the limit of 1048576 bytes; split it or remove unused entries`,
+      `${path}:1:1: config file is 262145 bytes, larger than the limit of 262144 bytes; split it or remove unused entries`,
     ])
   })
 

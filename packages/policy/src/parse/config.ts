@@ -25,6 +25,53 @@ const SERVICE_NAME = /^[a-z][a-z0-9-]{0,31}$/
 // than read as a plain string.
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`))
 
+/**
+ * Deepest nesting of `[` / `{`, and most block indicators (`- - -`) on one
+ * line, a file may use. A megabyte of either exhausted Node's heap inside
+ * the yaml parser (measured with yaml 2.9.1 on Node 20) before this check.
+ * Nesting by indentation needs no check: each level costs one more space
+ * per line, so 1 MiB reaches about 1,400 levels, which the parser rejects
+ * quickly with a stack overflow error.
+ */
+export const MAX_FLOW_DEPTH = 64
+
+const COMPACT_NESTING = new RegExp(`^[ \\t]*(?:[-?:][ \\t]+){${MAX_FLOW_DEPTH + 1}}`, 'm')
+
+/**
+ * Returns the offset where collections nest deeper than MAX_FLOW_DEPTH, or
+ * null. Quoted strings and comments are skipped; a bracket inside a plain
+ * scalar still counts, which errs on the side of rejecting.
+ */
+function findDeepNesting(text: string): number | null {
+  const compact = COMPACT_NESTING.exec(text)
+  if (compact !== null) return compact.index
+  let depth = 0
+  let quote: string | null = null
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]
+    if (quote !== null) {
+      if (char === '\\' && quote === '"') i++
+      else if (char === quote) quote = null
+      continue
+    }
+    if (char === '"' || char === "'") {
+      const previous = text[i - 1]
+      // A quote only opens a string at the start of a scalar, not inside a word such as don't.
+      if (previous === undefined || /[\s:,[{-]/.test(previous)) quote = char
+    } else if (char === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      const end = text.indexOf('\n', i)
+      if (end === -1) break
+      i = end
+    } else if (char === '[' || char === '{') {
+      depth++
+      if (depth > MAX_FLOW_DEPTH) return i
+    } else if ((char === ']' || char === '}') && depth > 0) {
+      depth--
+    }
+  }
+  return null
+}
+
 /** Formats an error as `FILE:LINE:COL: field.path: message`. */
 export function formatError(error: PolicyError): string {
   const path = error.path === '' ? '' : `${error.path}: `
@@ -67,7 +114,16 @@ export function parseConfig(text: string, file: string): ParseResult {
     ctx.error({ path: '', offset: 0 }, tooLarge(size))
     return { ok: false, errors: ctx.errors() }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, schema: 'core', lineCounter, prettyErrors: false, merge: false })
+  const deep = findDeepNesting(text)
+  if (deep !== null) {
+    // The parser normally fills the line counter; it did not run, so count lines here.
+    lineCounter.addNewLine(0)
+    for (let i = text.indexOf('\n'); i !== -1 && i < deep; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
+    const ctx = new ParseContext(file, null, lineCounter)
+    ctx.error({ path: '', offset: deep }, `YAML nested more than ${MAX_FLOW_DEPTH} levels deep; flatten the structure`)
+    return { ok: false, errors: ctx.errors() }
+  }
+  const doc = parseQuietly(text, lineCounter)
   const ctx = new ParseContext(file, doc, lineCounter)
   if (!checkYaml(ctx, doc, text)) return { ok: false, errors: ctx.errors() }
 
@@ -75,6 +131,20 @@ export function parseConfig(text: string, file: string): ParseResult {
   const config = readConfig(ctx, root, file)
   if (ctx.hasErrors || config === null) return { ok: false, errors: ctx.errors() }
   return { ok: true, config: { ...config, sha256: createHash('sha256').update(text).digest('hex') } }
+}
+
+/**
+ * Parses without capturing a stack trace for each YAML error: a file full of
+ * syntax errors otherwise spends most of its parse time building traces.
+ */
+function parseQuietly(text: string, lineCounter: LineCounter): Document.Parsed {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return parseDocument(text, { uniqueKeys: true, schema: 'core', lineCounter, prettyErrors: false, merge: false })
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 /**
