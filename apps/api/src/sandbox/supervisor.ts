@@ -224,7 +224,14 @@ export class Supervisor extends EventEmitter {
         throw new InvalidStateError(`cannot isolate "${name}": it is ${runtime.status.state}, not running`)
       }
       const networkCut = this.cutNetwork(runtime, 'isolate')
-      await runtime.cgroup!.freeze()
+      try {
+        await runtime.cgroup!.freeze()
+      } catch (error) {
+        // A half-done isolation would report running with the network cut: undo it.
+        await runtime.cgroup!.thaw().catch(() => undefined)
+        this.restoreNetwork(runtime, 'isolate')
+        throw error
+      }
       this.setStatus(runtime, { state: 'isolated' })
       await this.safeRecord(
         this.lifecycle(runtime, 'SERVICE_ISOLATED', 'high', `${name} isolated by ${actor}${reason ? `: ${reason}` : ''}`, actor, {
@@ -341,7 +348,12 @@ export class Supervisor extends EventEmitter {
         stdio: [-1, logFd, logFd], cgroupParent: this.cgroupParent, cgroupLayout: this.layout,
       })
       cgroup = prepared.cgroup
-      for (const warning of prepared.warnings) {
+      const warnings = [...prepared.warnings]
+      if (prepared.profile.network.mode === 'veth') {
+        // NOTE: no veth pair is created yet, so such a service has only its loopback link.
+        warnings.push(`network mode veth of profile ${definition.profile} is not set up yet; ${name} gets only a loopback link`)
+      }
+      for (const warning of warnings) {
         await this.safeRecord({
           service: name, type: 'PROFILE_WARNING', severity: 'low', description: warning, actor: 'supervisor',
           metadata: { profile: definition.profile },
