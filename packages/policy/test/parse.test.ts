@@ -308,6 +308,14 @@ describe('rejected input', () => {
     ])
   })
 
+  test('error list is capped', () => {
+    const ports = Array.from({ length: 250 }, () => '0').join(', ')
+    const errors = errorsOf(profile(`network:\n  allowed_ports: [${ports}]`))
+    expect(errors.length).toBe(201)
+    expect(errors[0]).toBe('test.yaml:4:23: security_profiles.p.network.allowed_ports[0]: invalid value 0; expected an integer from 1 to 65535')
+    expect(errors[200]).toBe('test.yaml:4:620: 50 more errors not shown; fix the ones above first')
+  })
+
   test('oversize text', () => {
     const text = `# ${'x'.repeat(DEFAULTS.maxConfigBytes)}\n`
     expect(errorsOf(text)).toEqual([

@@ -11,6 +11,9 @@ export interface Loc {
   offset: number
 }
 
+/** Errors listed before the rest are summed up in one line. */
+export const MAX_REPORTED_ERRORS = 200
+
 interface PendingError {
   offset: number
   path: string
@@ -40,10 +43,19 @@ export class ParseContext {
     return this.pending.length > 0
   }
 
-  /** Returns every error, ordered by position in the file. */
+  /**
+   * Returns the errors ordered by position in the file: every one up to
+   * MAX_REPORTED_ERRORS, then one entry that counts the rest.
+   */
   errors(): PolicyError[] {
     const sorted = [...this.pending].sort((a, b) => a.offset - b.offset || a.path.localeCompare(b.path))
-    return sorted.map((e) => {
+    const shown = sorted.slice(0, MAX_REPORTED_ERRORS)
+    const hidden = sorted.length - shown.length
+    if (hidden > 0) {
+      const last = shown[shown.length - 1] as PendingError
+      shown.push({ offset: last.offset, path: '', message: `${hidden} more errors not shown; fix the ones above first` })
+    }
+    return shown.map((e) => {
       const { line, col } = this.lineCounter.linePos(e.offset)
       return { file: this.file, line: Math.max(1, line), col: Math.max(1, col), path: e.path, message: e.message }
     })
