@@ -26,8 +26,8 @@ const SERVICE_NAME = /^[a-z][a-z0-9-]{0,31}$/
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`))
 
 /**
- * Deepest nesting of `[` / `{`, and most block indicators (`- - -`) on one
- * line, a file may use. A megabyte of either exhausted Node's heap inside
+ * Maximum nesting of `[` / `{` in a file, and maximum number of block
+ * indicators (`- - -`) on one line. A megabyte of either exhausted Node's heap inside
  * the yaml parser (measured with yaml 2.9.1 on Node 20) before this check.
  * Nesting by indentation needs no check: each level costs one more space
  * per line, so 1 MiB reaches about 1,400 levels, which the parser rejects
