@@ -8,7 +8,7 @@ import { Checkpointer } from './checkpoints.js'
 import { JsonlAppender, readJsonl, syncFolder } from './jsonl.js'
 import { loadOrCreateCheckpointKeys, type CheckpointKeys } from './keys.js'
 import { recoverStores } from './recovery.js'
-import { pruneRecords, type PruneOptions, type PruneResult } from './retention.js'
+import { pruneRecords, pruneTarget, type PruneOptions, type PruneResult } from './retention.js'
 import { AuditStore, openAuditDatabase, type QueryOptions } from './store.js'
 import { verifyStores, type CheckpointExport, type CrashFinding, type VerifyReport } from './verify.js'
 import { GroupCommitWriter } from './writer.js'
@@ -124,16 +124,23 @@ export class AuditLog {
         groupCommitMs,
         maxBatch,
         last: store.lastRecord(),
-        checkpointFor: (last) => checkpointer.dueAfter(last),
-        onCommit: (records, checkpoint) => {
-          checkpointer.committed(checkpoint)
+        checkpointsFor: (records) => checkpointer.dueIn(records),
+        onCommit: (records, checkpoints) => {
+          checkpointer.committed(checkpoints)
           log?.notify(records)
         },
         onError: (details, message) => (options.logger ?? consoleLogger).error(details, message),
       })
       log = new AuditLog(options, db, store, jsonl, keys, hmacKey, checkpointer, writer, recovery, lockPath)
-      if (!writer.last) void log.appendGenesis()
-      if (recovery) void log.appendRecovery(recovery)
+      const logger = options.logger ?? consoleLogger
+      // A failure here also rejects every append of the same batch, and the
+      // next open tries again.
+      if (!writer.last) {
+        log.appendGenesis().catch((error: unknown) => logger.error({ err: error }, 'audit genesis record failed'))
+      }
+      if (recovery) {
+        log.appendRecovery(recovery).catch((error: unknown) => logger.error({ err: error }, 'audit recovery record failed'))
+      }
       log.startCheckpointTimer(checkpointSeconds)
       return log
     } catch (error) {
@@ -210,9 +217,26 @@ export class AuditLog {
     return report
   }
 
-  /** Prunes old records, keeping the chain verifiable from a checkpoint of the last pruned one. */
-  prune(options: PruneOptions): Promise<PruneResult> {
-    return this.writer.exclusive(() => pruneRecords(this.store, this.jsonl, this.checkpointer, this.writer.last, options))
+  /**
+   * Prunes old records, keeping the chain verifiable from a checkpoint of
+   * the last pruned one. An AUDIT_PRUNED record that names the range is
+   * committed first: verify accepts a pruned range only when such a record
+   * announces it. A crash between the two leaves an announcement without
+   * a prune, which verify accepts.
+   */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    const target = pruneTarget(this.store, this.writer.last, options)
+    if (target <= Math.max(1, this.store.prunedThrough())) return { pruned: 0, throughSeq: 0 }
+    await this.append({
+      type: 'AUDIT_PRUNED',
+      severity: 'info',
+      description: `retention prunes records 2 to ${target}`,
+      service: null,
+      pid: process.pid,
+      actor: 'audit',
+      metadata: { throughSeq: target, maxRecords: options.maxRecords ?? null, maxAgeDays: options.maxAgeDays ?? null },
+    })
+    return this.writer.exclusive(() => pruneRecords(this.store, this.jsonl, this.checkpointer, target, options))
   }
 
   /** Commits every queued append, signs a final checkpoint and closes both stores. */

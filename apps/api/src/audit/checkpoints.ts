@@ -19,9 +19,16 @@ export class Checkpointer {
     this.lastSeq = store.lastCheckpoint()?.seq ?? 0
   }
 
-  /** Returns a checkpoint of the record when `every` records have passed since the last one, else null. */
-  dueAfter(last: AuditRecord): CheckpointRow | null {
-    return last.seq - this.lastSeq >= this.every ? this.sign(last) : null
+  /** Signs a checkpoint of each record of the batch that ends a run of `every` records since the previous checkpoint. */
+  dueIn(records: AuditRecord[]): CheckpointRow[] {
+    const due: CheckpointRow[] = []
+    let lastSeq = this.lastSeq
+    for (const record of records) {
+      if (record.seq - lastSeq < this.every) continue
+      due.push(this.sign(record))
+      lastSeq = record.seq
+    }
+    return due
   }
 
   /** Signs `seq|hash|time` of the record with the current time. */
@@ -46,8 +53,10 @@ export class Checkpointer {
     return checkpoint
   }
 
-  committed(checkpoint: CheckpointRow | null): void {
-    if (checkpoint && checkpoint.seq > this.lastSeq) this.lastSeq = checkpoint.seq
+  committed(checkpoints: (CheckpointRow | null)[]): void {
+    for (const checkpoint of checkpoints) {
+      if (checkpoint && checkpoint.seq > this.lastSeq) this.lastSeq = checkpoint.seq
+    }
   }
 
   export(): CheckpointExport {

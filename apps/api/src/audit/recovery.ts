@@ -63,7 +63,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
         `${jsonlPath} has ${count} records past the database's last record ${dbLastSeq} that do not continue its chain; run blackhole audit verify before starting`,
       )
     }
-    store.insertBatch(records, records.map((record) => canonicalJson(record.metadata)), null)
+    store.insertBatch(records, records.map((record) => canonicalJson(record.metadata)), [])
     finding.uncommittedLines = records.length
   } else if (jsonlLastSeq < dbLastSeq) {
     if (jsonlLastSeq > 0 && store.recordAt(jsonlLastSeq) && recordLine(store.recordAt(jsonlLastSeq)!) !== lastLine!.text) {

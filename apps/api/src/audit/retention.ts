@@ -42,7 +42,8 @@ export function pruneTarget(store: AuditStore, last: AuditRecord | null, options
 }
 
 /**
- * Prunes records 2 to the target seq. In one transaction it stores a
+ * Prunes records 2 to throughSeq, which the caller announced with an
+ * AUDIT_PRUNED record first. In one transaction it stores a
  * signed checkpoint of the last pruned record (which anchors the oldest
  * kept record's prevHash), a prune grant (which the DELETE trigger checks)
  * and the DELETE. Then it rewrites the JSONL without those lines. A crash
@@ -53,10 +54,9 @@ export function pruneRecords(
   store: AuditStore,
   jsonl: JsonlAppender,
   checkpointer: Checkpointer,
-  last: AuditRecord | null,
+  target: number,
   options: PruneOptions,
 ): PruneResult {
-  const target = pruneTarget(store, last, options)
   const alreadyPruned = store.prunedThrough()
   if (target <= Math.max(1, alreadyPruned)) return { pruned: 0, throughSeq: 0 }
   const anchor = store.recordAt(target)
@@ -64,7 +64,7 @@ export function pruneRecords(
   const checkpoint = store.checkpointAt(target) ? null : checkpointer.sign(anchor)
   const reason = JSON.stringify(options)
   const pruned = store.pruneThrough(target, checkpoint, reason, new Date().toISOString())
-  checkpointer.committed(checkpoint)
+  checkpointer.committed([checkpoint])
   dropPrunedLines(jsonl, target)
   return { pruned, throughSeq: target }
 }

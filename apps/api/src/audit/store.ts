@@ -100,10 +100,10 @@ export class AuditStore {
   }
 
   /**
-   * Inserts the records, with their metadata as canonical JSON text, and a
-   * checkpoint when given, in one transaction.
+   * Inserts the records, with their metadata as canonical JSON text, and
+   * the checkpoints in one transaction.
    */
-  insertBatch(records: AuditRecord[], metadataTexts: string[], checkpoint: CheckpointRow | null): void {
+  insertBatch(records: AuditRecord[], metadataTexts: string[], checkpoints: CheckpointRow[]): void {
     this.db.transaction(() => {
       // Positional parameters bind faster than named ones on this hot path.
       records.forEach((record, index) => {
@@ -122,7 +122,7 @@ export class AuditStore {
           record.hmac,
         )
       })
-      if (checkpoint) this.insertCheckpointStatement.run(checkpoint)
+      for (const checkpoint of checkpoints) this.insertCheckpointStatement.run(checkpoint)
     })()
   }
 

@@ -112,6 +112,13 @@ class Verifier {
   private trustedKeyText: string | null
   private external: CheckpointExport | null = null
   private readonly prunedThrough: number
+  /**
+   * Highest throughSeq of the AUDIT_PRUNED records. A prune grant alone can
+   * be inserted by anyone who can write the database. The announcing
+   * record is part of the chain, so a forged one breaks the HMAC or a
+   * checkpoint.
+   */
+  private readonly announcedPruneThrough: number
   private readonly checkpoints: CheckpointRow[]
   /** Hashes of the records that checkpoints name, filled during the walk. */
   private readonly hashAt = new Map<number, string>()
@@ -132,6 +139,7 @@ class Verifier {
     this.trustedKey = inputs.trustedKey
     this.trustedKeyText = inputs.trustedKey ? publicKeyText(inputs.trustedKey) : null
     this.prunedThrough = this.store.prunedThrough()
+    this.announcedPruneThrough = announcedPruneThrough(this.store)
     this.checkpoints = this.store.checkpoints()
   }
 
@@ -220,6 +228,10 @@ class Verifier {
     const expectedSeq = previous.seq + 1
     if (record.seq !== expectedSeq) {
       const anchoredPrune = previous.seq === 1 && record.seq - 1 <= this.prunedThrough
+      if (anchoredPrune && record.seq - 1 > this.announcedPruneThrough) {
+        this.report(2, 'deleted', `records 2 to ${record.seq - 1} were removed under a prune grant, but no AUDIT_PRUNED record in the chain announces that prune`)
+        return
+      }
       if (!anchoredPrune) {
         const last = record.seq - 1
         const range = last === expectedSeq ? `record ${expectedSeq} is` : `records ${expectedSeq} to ${last} are`
@@ -408,6 +420,20 @@ class Verifier {
     }
     return true
   }
+}
+
+function announcedPruneThrough(store: AuditStore): number {
+  const rows = store.db.prepare(`SELECT metadata FROM AuditEvent WHERE type = 'AUDIT_PRUNED'`).all() as { metadata: string }[]
+  let through = 0
+  for (const row of rows) {
+    try {
+      const value = (JSON.parse(row.metadata) as { throughSeq?: unknown }).throughSeq
+      if (Number.isInteger(value)) through = Math.max(through, value as number)
+    } catch {
+      // The record walk reports the broken record itself.
+    }
+  }
+  return through
 }
 
 function lineSeq(text: string): number | null {

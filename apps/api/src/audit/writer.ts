@@ -18,10 +18,10 @@ export interface WriterOptions {
   maxBatch: number
   /** The last committed record, null for an empty log. */
   last: AuditRecord | null
-  /** Returns a signed checkpoint of the record when one is due after this batch, else null. */
-  checkpointFor: (last: AuditRecord) => CheckpointRow | null
+  /** Returns the signed checkpoints that are due within this batch. */
+  checkpointsFor: (records: AuditRecord[]) => CheckpointRow[]
   /** Called after each commit with the batch, in seq order. */
-  onCommit: (records: AuditRecord[], checkpoint: CheckpointRow | null) => void
+  onCommit: (records: AuditRecord[], checkpoints: CheckpointRow[]) => void
   /** Receives batch failures, which also reject the batch's promises. */
   onError: (details: Record<string, unknown>, message: string) => void
 }
@@ -173,10 +173,10 @@ export class GroupCommitWriter {
     if (records.length === 0) return
 
     const data = Buffer.from(lines.join(''), 'utf8')
-    const checkpoint = this.options.checkpointFor(previous!)
+    const checkpoints = this.options.checkpointsFor(records)
     try {
       await this.options.jsonl.append(data)
-      this.options.store.insertBatch(records, metadataTexts, checkpoint)
+      this.options.store.insertBatch(records, metadataTexts, checkpoints)
     } catch (error) {
       const cause = error as Error
       try {
@@ -202,6 +202,6 @@ export class GroupCommitWriter {
     this.last = previous
     this.batchSizes.push(records.length)
     records.forEach((record, index) => accepted[index]!.resolve(record))
-    this.options.onCommit(records, checkpoint)
+    this.options.onCommit(records, checkpoints)
   }
 }

@@ -174,6 +174,13 @@ describe('AuditLog checkpoints', () => {
     expect(seqs).toEqual([50, 100])
   })
 
+  it('signs within one large batch', async () => {
+    const log = openLog({ checkpointEvery: 100 })
+    await Promise.all(Array.from({ length: 249 }, (_, index) => log.append(event(index))))
+    expect(log.batchSizes).toEqual([250])
+    expect(log.exportCheckpoints().checkpoints.map((checkpoint) => checkpoint.seq)).toEqual([100, 200])
+  })
+
   it('signs on the timer when records arrived', async () => {
     const log = openLog({ checkpointSeconds: 1 })
     await log.append(event(1))
@@ -273,14 +280,17 @@ describe('AuditLog prune', () => {
     await log.appendMany(Array.from({ length: 499 }, (_, index) => event(index)))
     const result = await log.prune({ maxRecords: 100 })
     expect(result).toEqual({ pruned: 399, throughSeq: 400 })
-    const seqs = jsonlRecords().map((record) => record.seq)
+    const records = jsonlRecords()
+    const seqs = records.map((record) => record.seq)
     expect(seqs[0]).toBe(1)
     expect(seqs[1]).toBe(401)
-    expect(seqs).toHaveLength(101)
+    expect(seqs).toHaveLength(102)
+    expect(records.at(-1)?.type).toBe('AUDIT_PRUNED')
+    expect(records.at(-1)?.metadata.throughSeq).toBe(400)
     const report = log.verify()
     expect(report.problems).toEqual([])
     expect(report.ok).toBe(true)
-    expect(report.records).toBe(101)
+    expect(report.records).toBe(102)
     expect(report.crash).toBeNull()
     expect(log.exportCheckpoints().checkpoints.map((checkpoint) => checkpoint.seq)).toContain(400)
   })
@@ -304,6 +314,10 @@ describe('AuditLog prune', () => {
     await second.append(event(61))
     const report = second.verify()
     expect(report.problems).toEqual([])
-    expect(report.records).toBe(4)
+    // The genesis, the newest record before the prune (51), AUDIT_PRUNED
+    // (52), and the two appends after it.
+    expect(report.records).toBe(5)
+    expect(report.firstSeq).toBe(1)
+    expect(report.lastSeq).toBe(54)
   })
 })

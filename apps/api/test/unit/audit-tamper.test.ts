@@ -220,6 +220,23 @@ describe('audit verify on a tampered copy', () => {
     expect(report.firstBad?.kind).toBe('rekeyed')
   })
 
+  it('names a prune without announcement', () => {
+    // A grant with an existing checkpoint passes the DELETE trigger, so an
+    // attacker with database access can delete through it without dropping
+    // triggers. No AUDIT_PRUNED record in the chain announces it.
+    const through = exported.checkpoints.find((checkpoint) => checkpoint.seq > 200 && checkpoint.seq < 450)!.seq
+    const db = new Database(paths().dbPath)
+    db.prepare(`INSERT INTO AuditPruneGrant (throughSeq, time, reason) VALUES (?, 't', 'cleanup')`).run(through)
+    db.prepare(`DELETE FROM AuditEvent WHERE seq > 1 AND seq <= ?`).run(through)
+    db.close()
+    writeJsonl(jsonlLines().filter((_, index) => index === 0 || index >= through))
+    const report = verifyDataDir(copy)
+    expect(report.ok).toBe(false)
+    expect(report.firstBad?.seq).toBe(2)
+    expect(report.firstBad?.kind).toBe('deleted')
+    expect(report.firstBad?.message).toMatch(/no AUDIT_PRUNED record/)
+  })
+
   it('names a JSONL line that differs', () => {
     const lines = jsonlLines()
     const record = JSON.parse(lines[299]!) as AuditRecord
