@@ -37,6 +37,7 @@ describe('oci export', () => {
 
   it('writes user, capabilities and rlimits', () => {
     const config = configOf(identityProfile, { identity: { uid: 1200, gid: 1300 }, command: ['/usr/bin/node'] })
+    expect(config.ociVersion).toBe('1.1.0')
     expect(config.process.user).toEqual({ uid: 1200, gid: 1300, umask: 0o077, additionalGids: [] })
     expect(config.process.args).toEqual(['/usr/bin/node'])
     for (const set of Object.values(config.process.capabilities)) expect(set).toEqual(['CAP_NET_BIND_SERVICE'])

@@ -111,6 +111,8 @@ function fileRules(profile: Profile, attachment: string | undefined): string[] {
   lines.push(`  ${EXEC_DIRS} mrix,`)
   lines.push(`  ${LIB_DIRS} mr,`)
   if (attachment) lines.push(`  ${appArmorPath(attachment)} mrix,`)
+  // The devices of the sandbox's minimal /dev that programs write to.
+  lines.push('  /dev/{null,full,tty} rw,', '  /dev/pts/* rw,', '  /dev/shm/** rwk,')
   for (const writable of fs.writablePaths) lines.push(`  ${treeGlob(writable.path)} rwk,`)
   for (const data of fs.dataPaths) lines.push(`  ${treeGlob(data)} rwk,`)
   for (const rule of fs.fileAccess) lines.push(`  ${treeGlob(rule.path)} ${FILE_MODES[rule.mode]},`)

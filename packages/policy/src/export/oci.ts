@@ -1,4 +1,4 @@
-// OCI export: the parts of a runtime-spec 1.2 config.json that carry the
+// OCI export: the parts of a runtime-spec 1.1 config.json that carry the
 // profile (process, root, hostname, mounts, linux). Merge them into a bundle's
 // config.json; `root.path` and, without a command, `process.args` still need
 // the bundle's values.
@@ -105,7 +105,9 @@ export function buildOciConfig(profile: Profile, options: ExportOptions): { conf
   if (profile.enforceMode !== 'disabled') linux.seccomp = seccomp.seccomp
 
   const config: OciConfig = {
-    ociVersion: '1.2.0',
+    // Every field used here exists since 1.1.0 (process.user.umask is the
+    // newest), and crun 1.8 rejects a config that claims 1.2.0.
+    ociVersion: '1.1.0',
     process,
     root: { path: 'rootfs', readonly: profile.filesystem.readOnlyRoot },
     hostname: service,
