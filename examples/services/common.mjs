@@ -29,7 +29,7 @@ export function exitOnSignals(server, { log, removePidFile }) {
     removePidFile()
     server.close(() => process.exit(0))
     server.closeAllConnections()
-    // Exit even if a client holds a connection open.
+    // Exit even if a client keeps a connection open.
     setTimeout(() => process.exit(0), 2000).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

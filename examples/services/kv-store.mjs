@@ -46,54 +46,71 @@ function readBody(request) {
   })
 }
 
+/** Returns the key named by a /kv/:key path, or an error message for the client. */
+function parseKey(encoded) {
+  let key
+  try {
+    key = decodeURIComponent(encoded)
+  } catch {
+    return { error: `invalid percent-encoding in ${JSON.stringify(encoded)}` }
+  }
+  if (!KEY.test(key)) {
+    return { error: `invalid key ${JSON.stringify(key)}: use 1 to 128 of A-Z a-z 0-9 . _ -, not starting with .` }
+  }
+  return { key }
+}
+
+async function putValue(request, response, key) {
+  const value = await readBody(request)
+  // Write then rename, so a crash never leaves a half-written value.
+  const temporary = join(dataDir, `.${key}.${process.pid}.${writes++}.tmp`)
+  await writeFile(temporary, value)
+  await rename(temporary, join(dataDir, key))
+  response.writeHead(204).end()
+}
+
+async function getValue(response, key) {
+  try {
+    const value = await readFile(join(dataDir, key))
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length })
+    response.end(value)
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error
+    sendJson(response, 404, { error: `key ${JSON.stringify(key)} not found` })
+  }
+}
+
+async function deleteValue(response, key) {
+  try {
+    await unlink(join(dataDir, key))
+    response.writeHead(204).end()
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error
+    sendJson(response, 404, { error: `key ${JSON.stringify(key)} not found` })
+  }
+}
+
 async function handle(request, response) {
   const url = new URL(request.url ?? '/', 'http://localhost')
   if (request.method === 'GET' && url.pathname === '/health') {
     return sendJson(response, 200, { status: 'ok' })
   }
+
   const match = /^\/kv\/([^/]+)$/.exec(url.pathname)
   if (match === null) return sendJson(response, 404, { error: `no route ${request.method} ${url.pathname}` })
-  let key
-  try {
-    key = decodeURIComponent(match[1])
-  } catch {
-    return sendJson(response, 400, { error: `invalid percent-encoding in ${JSON.stringify(match[1])}` })
+  const { key, error } = parseKey(match[1])
+  if (error !== undefined) return sendJson(response, 400, { error })
+
+  switch (request.method) {
+    case 'PUT':
+      return putValue(request, response, key)
+    case 'GET':
+      return getValue(response, key)
+    case 'DELETE':
+      return deleteValue(response, key)
+    default:
+      return sendJson(response, 405, { error: `method ${request.method} not allowed on /kv/:key; use GET, PUT or DELETE` })
   }
-  if (!KEY.test(key)) {
-    return sendJson(response, 400, { error: `invalid key ${JSON.stringify(key)}: use 1 to 128 of A-Z a-z 0-9 . _ -, not starting with .` })
-  }
-  const file = join(dataDir, key)
-  if (request.method === 'PUT') {
-    const value = await readBody(request)
-    // Write then rename, so a crash never leaves a half-written value.
-    const temporary = join(dataDir, `.${key}.${process.pid}.${writes++}.tmp`)
-    await writeFile(temporary, value)
-    await rename(temporary, file)
-    response.writeHead(204).end()
-    return
-  }
-  if (request.method === 'GET') {
-    try {
-      const value = await readFile(file)
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length })
-      response.end(value)
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error
-      sendJson(response, 404, { error: `key ${JSON.stringify(key)} not found` })
-    }
-    return
-  }
-  if (request.method === 'DELETE') {
-    try {
-      await unlink(file)
-      response.writeHead(204).end()
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error
-      sendJson(response, 404, { error: `key ${JSON.stringify(key)} not found` })
-    }
-    return
-  }
-  sendJson(response, 405, { error: `method ${request.method} not allowed on /kv/:key; use GET, PUT or DELETE` })
 }
 
 const server = createServer((request, response) => {

@@ -75,7 +75,7 @@ function exportOptions(config: Config, profile: Profile): ExportOptions {
     const identity = resolveIdentity(profile, serviceName, readFileSync('/etc/passwd', 'utf8'), readFileSync('/etc/group', 'utf8'))
     options.identity = { uid: identity.uid, gid: identity.gid }
   } catch {
-    // Without readable account files the formats fall back to their defaults and say so.
+    // Without readable account files each format uses its default ids and warns about them.
   }
   return options
 }

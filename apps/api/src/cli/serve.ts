@@ -50,8 +50,8 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   const host = values.host ?? DEFAULT_HOST
   if (!isLoopback(host)) {
     throw new UsageError(
-      `refusing to listen on non-loopback address "${host}": the API has no TLS yet, so use 127.0.0.1 or ::1 ` +
-        'and put a TLS-terminating proxy in front for remote access',
+      `--host "${host}" rejected: it is not a loopback address, and the API has no TLS yet. ` +
+        'Listen on 127.0.0.1 or ::1 and put a TLS-terminating proxy in front for remote access',
       SERVE_USAGE,
     )
   }

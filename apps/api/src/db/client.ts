@@ -21,8 +21,8 @@ export interface OpenedDatabase {
 }
 
 /**
- * Creates the data folder (mode 0700: it holds token hashes and the audit
- * keys), applies pending migrations through better-sqlite3, then connects
+ * Creates the data folder (mode 0700, because it contains token hashes and the
+ * audit keys), applies pending migrations through better-sqlite3, then connects
  * Prisma. Migrations run before Prisma connects so that no query ever sees
  * an old schema.
  */

@@ -17,7 +17,7 @@ import { VERSION } from './routes.js'
 /** The dashboard build of this checkout (apps/web/dist), found from this file. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url))
 
-/** A config file that failed validation; `errors` holds every problem found. */
+/** A config file that failed validation; `errors` contains every problem found. */
 export class ConfigError extends Error {
   readonly errors: PolicyError[]
 

@@ -138,7 +138,7 @@ declare module 'fastify' {
   }
 }
 
-/** The onRequest hook: every route under /api/ needs a token unless its config says public. */
+/** Returns the onRequest hook: every route under /api/ needs a token unless its config marks it public. */
 export function authHook(authenticator: Authenticator) {
   return async (request: FastifyRequest): Promise<void> => {
     if (!request.url.startsWith('/api/')) return
@@ -157,7 +157,7 @@ export function authHook(authenticator: Authenticator) {
   }
 }
 
-/** The actor recorded in audit events for an API call. */
+/** Returns the actor recorded in audit events for an API call, such as `token:admin`. */
 export function actorOf(request: FastifyRequest): string {
   return request.actor ?? 'api'
 }

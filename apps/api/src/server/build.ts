@@ -95,7 +95,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logController: new RequestLogController(),
     ajv: {
       // Unknown query fields are errors, not silently dropped, and a query
-      // value is coerced from its string form only where the schema says.
+      // value is coerced from its string form to the type its schema declares.
       customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false },
     },
   })

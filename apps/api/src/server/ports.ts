@@ -1,6 +1,6 @@
-// What the server needs from the supervisor and the audit log. The real
-// classes (sandbox/supervisor.ts, audit/) satisfy these shapes; the server
-// depends on nothing else of them.
+// Interfaces of the supervisor and the audit log as the server uses them.
+// The real classes (sandbox/supervisor.ts, audit/) satisfy these shapes, and
+// the server calls nothing else on them.
 
 import type { AuditInput, AuditRecord, ResourceSample, ServiceStatus, Severity } from '../types.js'
 

@@ -26,6 +26,8 @@ const nameParams = {
   additionalProperties: false,
 } as const
 
+const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const
+
 const actionQuery = {
   type: 'object',
   properties: { graceMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
@@ -138,5 +140,3 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
 
   app.get('/api/v1/host', async () => deps.hostFacts())
 }
-
-const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const

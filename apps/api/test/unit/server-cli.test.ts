@@ -60,7 +60,7 @@ describe('blackhole command line', () => {
   it('refuses a non-loopback host', async () => {
     const output = capture()
     expect(await main(['serve', '--host', '0.0.0.0'], output)).toBe(2)
-    expect(output.stderr[0]).toMatch(/^blackhole: refusing to listen on non-loopback address "0.0.0.0": the API has no TLS yet/)
+    expect(output.stderr[0]).toMatch(/^blackhole: --host "0.0.0.0" rejected: it is not a loopback address, and the API has no TLS yet\./)
   })
 
   it('rejects a port out of range', async () => {
