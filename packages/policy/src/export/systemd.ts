@@ -1,7 +1,7 @@
 // systemd export: a drop-in with a [Service] section, for
-// /etc/systemd/system/SERVICE.service.d/blackhole.conf. Written against the
-// directives of systemd 252; SocketBindAllow= and SystemCallLog= need 249 or
-// later.
+// /etc/systemd/system/SERVICE.service.d/blackhole.conf. Checked with
+// `systemd-analyze verify` of systemd 252; older releases may lack newer
+// directives such as SocketBindAllow=.
 //
 // Cannot express (each becomes a warning when the profile uses it):
 // - network.allowed_ports for connect(): SocketBindAllow= limits bind only;
