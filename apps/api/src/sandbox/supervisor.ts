@@ -414,7 +414,7 @@ export class Supervisor extends EventEmitter {
         description: `${name} failed to start: ${failure.message}`,
         metadata: { step: failure.step, errno: failure.errno, code: failure.code, detail: failure.detail },
       })
-      this.scheduleRestart(runtime, true)
+      this.scheduleRestart(runtime, true, 0)
     }
   }
 
@@ -510,7 +510,7 @@ export class Supervisor extends EventEmitter {
       },
     })
     this.logger.info(`${name} ${how}`)
-    if (!intended && !this.shuttingDown) this.scheduleRestart(runtime, failed)
+    if (!intended && !this.shuttingDown) this.scheduleRestart(runtime, failed, Date.now() - runtime.startedAtMs)
     return { code: exit.code, signal: exit.signal }
   }
 
@@ -553,10 +553,11 @@ export class Supervisor extends EventEmitter {
     return exited
   }
 
-  private scheduleRestart(runtime: ServiceRuntime, failed: boolean): void {
+  /** Applies the restart policy; uptimeMs is how long the last process ran (0 after a launch failure). */
+  private scheduleRestart(runtime: ServiceRuntime, failed: boolean, uptimeMs: number): void {
     const policy = runtime.definition.restart
     if (this.shuttingDown || policy === 'no' || (policy === 'on-failure' && !failed)) return
-    if (Date.now() - runtime.startedAtMs >= HEALTHY_UPTIME_MS && runtime.startedAtMs > 0) runtime.backoffMs = MIN_BACKOFF_MS
+    if (uptimeMs >= HEALTHY_UPTIME_MS) runtime.backoffMs = MIN_BACKOFF_MS
     const delay = runtime.backoffMs
     runtime.backoffMs = Math.min(runtime.backoffMs * 2, MAX_BACKOFF_MS)
     this.logger.info(`restarting ${runtime.name} in ${delay} ms (restart policy ${policy})`)

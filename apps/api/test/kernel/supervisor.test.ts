@@ -53,6 +53,11 @@ services:
     profile: small
     command: blackhole-no-such-command
     autostart: false
+  missing-retry:
+    profile: small
+    command: blackhole-no-such-command
+    restart: always
+    autostart: false
   under-file:
     profile: under-file
     command: /bin/true
@@ -272,7 +277,7 @@ describe('Supervisor', () => {
   it('rejects invalid transitions and names', async () => {
     await expect(supervisor.resume('sleeper', 'token:test')).rejects.toMatchObject({ code: 'INVALID_STATE', statusCode: 409 })
     await expect(supervisor.stop('sleeper', 'token:test')).rejects.toMatchObject({ code: 'INVALID_STATE' })
-    expect(() => supervisor.get('nope')).toThrow(/service "nope" not found; known services: sleeper, missing/)
+    expect(() => supervisor.get('nope')).toThrow(/service "nope" not found; known services: sleeper, missing, missing-retry/)
     await supervisor.start('sleeper', 'token:test')
     await expect(supervisor.start('sleeper', 'token:test')).rejects.toMatchObject({ code: 'INVALID_STATE' })
     await expect(supervisor.resume('sleeper', 'token:test')).rejects.toMatchObject({ code: 'INVALID_STATE' })
@@ -441,6 +446,19 @@ describe('Supervisor', () => {
     await new Promise((resolve) => setTimeout(resolve, 2500))
     expect(eventsOf('SERVICE_STARTED', 'flaky')).toHaveLength(count)
     expect(supervisor.get('flaky').state).toBe('stopped')
+  })
+
+  it('retries a failed launch with backoff', async () => {
+    await supervisor.start('missing-retry', 'token:test')
+    const first = Date.now()
+    await waitFor(() => eventsOf('LAUNCH_FAILED', 'missing-retry').length >= 2, 'a second attempt', 5000)
+    // The first retry waits 1 s, the next one 2 s.
+    expect(Date.now() - first).toBeGreaterThanOrEqual(900)
+    expect(supervisor.get('missing-retry').restarts).toBe(1)
+    await supervisor.stop('missing-retry', 'token:test')
+    expect(supervisor.get('missing-retry').state).toBe('stopped')
+    await new Promise((resolve) => setTimeout(resolve, 2200))
+    expect(eventsOf('LAUNCH_FAILED', 'missing-retry')).toHaveLength(2)
   })
 
   it('records SUPERVISOR_STOPPED at shutdown', async () => {
