@@ -10,13 +10,16 @@ function upsertService(list: ServiceStatus[] | undefined, service: ServiceStatus
   return services.map((existing, i) => (i === index ? service : existing))
 }
 
-/** Writes one stream message into the query cache the REST hooks read. */
-export function applyStreamMessage(queryClient: QueryClient, message: StreamMessage): void {
+/**
+ * Writes one stream message into the query cache the REST hooks read.
+ * `reconnected` marks a hello after the first one of this session.
+ */
+export function applyStreamMessage(queryClient: QueryClient, message: StreamMessage, reconnected = false): void {
   switch (message.type) {
     case 'hello':
       queryClient.setQueryData<ServiceStatus[]>(queryKeys.services, message.services)
       // Events may have been missed while the socket was down.
-      void queryClient.invalidateQueries({ queryKey: queryKeys.events })
+      if (reconnected) void queryClient.invalidateQueries({ queryKey: queryKeys.events })
       break
     case 'service':
       queryClient.setQueryData<ServiceStatus[]>(queryKeys.services, (list) =>

@@ -23,10 +23,14 @@ export function useStream(token: string | null): StreamState {
 
   useEffect(() => {
     if (token === null) return
+    let hellos = 0
     const client = new StreamClient({
       url: streamUrl(),
       token,
-      onMessage: (message) => applyStreamMessage(queryClient, message),
+      onMessage: (message) => {
+        if (message.type === 'hello') hellos += 1
+        applyStreamMessage(queryClient, message, hellos > 1)
+      },
       onState: setState,
     })
     const syncVisibility = () => client.setPaused(document.visibilityState === 'hidden')

@@ -48,6 +48,15 @@ describe('applyStreamMessage', () => {
     expect(names).toEqual(['identity'])
   })
 
+  it('should refetch events only on reconnect', () => {
+    const client = new QueryClient()
+    client.setQueryData(queryKeys.events, [event(1)])
+    applyStreamMessage(client, { type: 'hello', services: [] })
+    expect(client.getQueryState(queryKeys.events)!.isInvalidated).toBe(false)
+    applyStreamMessage(client, { type: 'hello', services: [] }, true)
+    expect(client.getQueryState(queryKeys.events)!.isInvalidated).toBe(true)
+  })
+
   it('should update one service in place', () => {
     const client = new QueryClient()
     client.setQueryData(queryKeys.services, [service('identity', 'running'), service('storage', 'running')])
