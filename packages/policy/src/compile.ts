@@ -184,17 +184,21 @@ function buildMounts(input: CompileInput): MountStep[] {
     const mode = target === '/run' ? 0o755 : 0o1777
     mounts.push({ type: 'tmpfs', target, sizeBytes: maxTmpfs, mode, uid: 0, gid: 0, readOnly: false })
   }
+  const writableMounts: MountStep[] = []
   for (const w of writable) {
     if (input.service.persistentPaths.includes(w.path)) {
-      mounts.push({ type: 'bind', source: persistentSource(input, w.path), target: w.target, readOnly: false, recursive: false })
+      writableMounts.push({ type: 'bind', source: persistentSource(input, w.path), target: w.target, readOnly: false, recursive: false })
     } else {
       const sizeBytes = w.sizeBytes ?? maxTmpfs
-      mounts.push({ type: 'tmpfs', target: w.target, sizeBytes, mode: 0o700, uid: identity.uid, gid: identity.gid, readOnly: false })
+      writableMounts.push({ type: 'tmpfs', target: w.target, sizeBytes, mode: 0o700, uid: identity.uid, gid: identity.gid, readOnly: false })
     }
   }
   for (const path of profile.filesystem.dataPaths) {
-    mounts.push({ type: 'bind', source: persistentSource(input, path), target: resolveVarRun(path), readOnly: false, recursive: false })
+    writableMounts.push({ type: 'bind', source: persistentSource(input, path), target: resolveVarRun(path), readOnly: false, recursive: false })
   }
+  // Parents before children, so a nested writable path is not hidden by its parent's mount.
+  const depth = (step: MountStep) => step.target.split('/').length
+  mounts.push(...writableMounts.sort((a, b) => depth(a) - depth(b)))
   if (input.appDir !== undefined) {
     mounts.push({ type: 'bind', source: input.appDir, target: APP_MOUNT_POINT, readOnly: true, recursive: true })
   }

@@ -172,6 +172,16 @@ describe('compile variations', () => {
     expect(tmpMounts).toEqual([{ type: 'tmpfs', target: '/tmp', sizeBytes: 1024 ** 2, mode: 0o700, uid: 991, gid: 990, readOnly: false }])
   })
 
+  test('nested writable paths mount parent first', () => {
+    const profile: Profile = {
+      ...identityProfile,
+      filesystem: { ...identityProfile.filesystem, writablePaths: [{ path: '/srv/a/b', sizeBytes: null }, { path: '/srv/a', sizeBytes: null }] },
+    }
+    const { spec } = compileLaunch(input({ profile }))
+    const targets = spec.mounts.filter((m) => m.type === 'tmpfs' && m.target.startsWith('/srv')).map((m) => 'target' in m ? m.target : '')
+    expect(targets).toEqual(['/srv/a', '/srv/a/b'])
+  })
+
   test('host network keeps namespace off', () => {
     const profile: Profile = { ...identityProfile, network: { ...identityProfile.network, mode: 'host' } }
     const { spec } = compileLaunch(input({ profile }))

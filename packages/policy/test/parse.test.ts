@@ -186,6 +186,12 @@ describe('rejected input', () => {
     ])
   })
 
+  test('data path also writable', () => {
+    expect(errorsOf(profile('filesystem:\n  writable_paths: [/var/run/app]\n  data_paths: [/run/app]'))).toEqual([
+      'test.yaml:5:20: security_profiles.p.filesystem.data_paths[0]: data path "/run/app" is also a writable path; list it once (data paths are writable and persistent)',
+    ])
+  })
+
   test('denied path inside writable', () => {
     expect(errorsOf(profile('filesystem:\n  writable_paths: [/srv]\n  denied_paths: [/srv/secret]'))).toEqual([
       'test.yaml:5:22: security_profiles.p.filesystem.denied_paths[0]: denied path "/srv/secret" is inside writable path "/srv", where it cannot be enforced; remove one of them',

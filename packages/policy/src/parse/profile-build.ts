@@ -139,6 +139,12 @@ function checkPaths(ctx: ParseContext, profile: Profile, fields: RawFields): voi
     ...profile.filesystem.writablePaths.map((w, i) => ({ path: w.path, loc: itemLoc(fields.get('filesystem.writable_paths'), i) })),
     ...profile.filesystem.dataPaths.map((path, i) => ({ path, loc: itemLoc(fields.get('filesystem.data_paths'), i) })),
   ]
+  const writableSet = new Set(profile.filesystem.writablePaths.map((w) => resolveVarRun(w.path)))
+  profile.filesystem.dataPaths.forEach((path, index) => {
+    if (writableSet.has(resolveVarRun(path))) {
+      ctx.error(itemLoc(fields.get('filesystem.data_paths'), index), `data path "${path}" is also a writable path; list it once (data paths are writable and persistent)`)
+    }
+  })
   profile.filesystem.deniedPaths.forEach((denied, deniedIndex) => {
     const deniedResolved = resolveVarRun(denied)
     for (const w of writable) {
