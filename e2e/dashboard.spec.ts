@@ -1,4 +1,4 @@
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
+import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test'
 import { e2eServer } from './server.js'
 
 async function signIn(page: Page, token: string): Promise<void> {
@@ -130,6 +130,58 @@ test('narrow window has no sideways scroll', async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Isolate storage' })).toBeVisible()
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   expect(overflow).toBeLessThanOrEqual(0)
+})
+
+test('stream reconnects after a drop', async ({ page }) => {
+  const routes: WebSocketRoute[] = []
+  await page.routeWebSocket(/\/api\/v1\/stream$/, (route) => {
+    routes.push(route)
+    route.connectToServer()
+  })
+  await signIn(page, e2eServer().token)
+  const status = page.getByTestId('connection-status')
+  await expect(status).toHaveText('Live')
+  expect(routes).toHaveLength(1)
+
+  await routes[0]!.close({ code: 4000, reason: 'dropped by the test' })
+  await expect(status).toHaveText(/^Disconnected, retry 1 in \d s$/)
+  await expect(status).toHaveText('Live')
+  expect(routes).toHaveLength(2)
+  // The services still come through the new connection.
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+})
+
+/** Fakes the tab's visibility, since a headless page is always visible. */
+async function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
+  await page.evaluate((next) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => next })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }, state)
+}
+
+test('hidden tab pauses metrics', async ({ page }) => {
+  const sent: { type: string; topics?: string[] }[] = []
+  await page.routeWebSocket(/\/api\/v1\/stream$/, (route) => {
+    const server = route.connectToServer()
+    route.onMessage((message) => {
+      sent.push(JSON.parse(String(message)) as { type: string })
+      server.send(message)
+    })
+  })
+  const lastSubscribe = () => sent.filter((message) => message.type === 'subscribe').at(-1) ?? null
+  await signIn(page, e2eServer().token)
+  const status = page.getByTestId('connection-status')
+  await expect(status).toHaveText('Live')
+  expect(sent[0]?.type).toBe('auth')
+  expect(lastSubscribe()).toBeNull()
+
+  await setVisibility(page, 'hidden')
+  await expect(status).toHaveText('Live: paused while hidden')
+  await expect.poll(lastSubscribe).toEqual({ type: 'subscribe', topics: ['events', 'services'] })
+
+  await setVisibility(page, 'visible')
+  await expect(status).toHaveText('Live')
+  await expect.poll(lastSubscribe).toEqual({ type: 'subscribe', topics: ['events', 'metrics', 'services'] })
 })
 
 test('isolate and resume storage', async ({ page, request }) => {
