@@ -184,6 +184,23 @@ describe('modes and opt-ins', () => {
   })
 })
 
+describe('large filters', () => {
+  test('alternating denials stay in range', () => {
+    const names = Object.entries(SYSCALLS_X86_64)
+      .filter(([name, nr]) => nr % 2 === 0 && !['clone', 'clone3', 'ioctl', 'socket', 'personality'].includes(name))
+      .map(([name]) => name)
+    const profile = profileFrom(`syscalls:\n  denied: [${names.join(', ')}]`)
+    const compiled = compileSeccomp(profile, 'x86_64')
+    expect(compiled.instructionCount).toBeLessThan(4096)
+    for (const [name, nr] of Object.entries(SYSCALLS_X86_64)) {
+      const result = runFilter(compiled.filter ?? '', { nr, arch: AUDIT_ARCH.X86_64 })
+      if (names.includes(name)) expect(result, name).toBe(NOTIF)
+      else if (name === 'clone3') expect(result, name).toBe(ENOSYS)
+      else if (!DEFAULT_DENIED_SYSCALLS.includes(name) && !WATCHED_SYSCALLS.includes(name)) expect(result, name).toBe(ALLOW)
+    }
+  })
+})
+
 describe('aarch64 filter', () => {
   const compiled = compileSeccomp(profileFrom('{}'), 'aarch64')
   const run = (name: string, args: number[] = []) => {
