@@ -3,6 +3,7 @@
 export { AuditLog, type AuditLogger, type AuditLogOptions, type VerifyOptions } from './audit-log.js'
 export { canonicalJson, GENESIS_PREV_HASH, hashedBytes, sealRecord } from './canonical.js'
 export { auditPaths, verifyDataDir, type VerifyDataDirOptions } from './data-dir.js'
+export { loadHmacKey } from './keys.js'
 export type { PruneOptions, PruneResult } from './retention.js'
 export type { QueryOptions } from './store.js'
 export {

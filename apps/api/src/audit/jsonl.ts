@@ -1,4 +1,18 @@
-import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync, write, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  write,
+  writeFileSync,
+} from 'node:fs'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 
@@ -24,20 +38,44 @@ export interface JsonlContents {
   completeBytes: number
 }
 
-/** Reads the JSONL file, or returns no lines when it does not exist. */
-export function readJsonl(path: string, limitBytes?: number): JsonlContents {
+/**
+ * Reads the JSONL file, or returns no lines when it does not exist. Only
+ * bytes before limitBytes count. With fromByte, reading starts there and
+ * skips the first line, which may be partial.
+ * NOTE: verify reads the whole file into memory, about twice its size,
+ * which bounds the log size it can check without a streaming reader.
+ */
+export function readJsonl(path: string, limitBytes?: number, fromByte = 0): JsonlContents {
   if (!existsSync(path)) return { lines: [], tornTail: '', completeBytes: 0 }
-  let buffer = readFileSync(path)
-  if (limitBytes !== undefined && buffer.length > limitBytes) buffer = buffer.subarray(0, limitBytes)
+  let buffer: Buffer
+  if (fromByte > 0) {
+    const fd = openSync(path, 'r')
+    try {
+      const size = fstatSync(fd).size
+      buffer = Buffer.alloc(Math.max(0, size - fromByte))
+      buffer = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, fromByte))
+    } finally {
+      closeSync(fd)
+    }
+  } else {
+    buffer = readFileSync(path)
+  }
+  if (limitBytes !== undefined && buffer.length > limitBytes - fromByte) buffer = buffer.subarray(0, Math.max(0, limitBytes - fromByte))
   const lines: JsonlLine[] = []
-  let start = 0
+  let start = fromByte > 0 ? buffer.indexOf(0x0a) + 1 : 0
+  if (fromByte > 0 && start === 0) return { lines, tornTail: '', completeBytes: fromByte }
   for (;;) {
     const end = buffer.indexOf(0x0a, start)
     if (end < 0) break
-    lines.push({ text: buffer.toString('utf8', start, end), offset: start })
+    lines.push({ text: buffer.toString('utf8', start, end), offset: fromByte + start })
     start = end + 1
   }
-  return { lines, tornTail: buffer.toString('utf8', start), completeBytes: start }
+  return { lines, tornTail: buffer.toString('utf8', start), completeBytes: fromByte + start }
+}
+
+/** Returns the file's size in bytes, 0 when it does not exist. */
+export function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AuditRecord } from '../types.js'
 import { canonicalJson, GENESIS_PREV_HASH, recordLine, sealRecord } from './canonical.js'
-import { appendAndSync, readJsonl, replaceFile, truncateFile } from './jsonl.js'
+import { appendAndSync, fileSize, readJsonl, replaceFile, truncateFile, type JsonlContents } from './jsonl.js'
 import { lineSeq } from './retention.js'
 import { rowToRecord, type AuditStore } from './store.js'
 import type { CrashFinding } from './verify.js'
@@ -28,22 +28,23 @@ import type { CrashFinding } from './verify.js'
  */
 export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buffer | null): CrashFinding | null {
   const finding: CrashFinding = { tornTailBytes: 0, uncommittedLines: 0, unfinishedPruneLines: 0, restoredLines: 0, repaired: true }
-  let contents = readJsonl(jsonlPath)
+  let contents = readTail(jsonlPath)
   if (contents.tornTail.length > 0) {
     finding.tornTailBytes = Buffer.byteLength(contents.tornTail)
     truncateFile(jsonlPath, contents.completeBytes)
   }
 
   const prunedThrough = store.prunedThrough()
-  const second = contents.lines[1]
+  const second = readJsonl(jsonlPath, HEAD_BYTES).lines[1]
   if (prunedThrough > 1 && second && (lineSeq(second.text) ?? 0) <= prunedThrough) {
-    const kept = contents.lines.filter((line) => {
+    const all = readJsonl(jsonlPath).lines
+    const kept = all.filter((line) => {
       const seq = lineSeq(line.text)
       return seq === null || seq <= 1 || seq > prunedThrough
     })
-    finding.unfinishedPruneLines = contents.lines.length - kept.length
+    finding.unfinishedPruneLines = all.length - kept.length
     replaceFile(jsonlPath, kept.map((line) => `${line.text}\n`).join(''))
-    contents = readJsonl(jsonlPath)
+    contents = readTail(jsonlPath)
   }
 
   const dbLast = store.lastRecord()
@@ -56,6 +57,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
 
   if (jsonlLastSeq > dbLastSeq) {
     const count = jsonlLastSeq - dbLastSeq
+    if (count > contents.lines.length) contents = readJsonl(jsonlPath)
     const tail = contents.lines.slice(-count).map((line) => line.text)
     const records = chainedTail(tail, dbLast, hmacKey)
     if (!records) {
@@ -81,6 +83,23 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
 
   const found = finding.tornTailBytes + finding.uncommittedLines + finding.unfinishedPruneLines + finding.restoredLines
   return found > 0 ? finding : null
+}
+
+/** Bytes read from the start of the JSONL to find its second line. */
+const HEAD_BYTES = 64 * 1024
+/**
+ * Bytes read from the end of the JSONL. A crash leaves at most one batch
+ * there, and this covers a maxBatch of 5,000 lines of about 800 bytes; a
+ * longer tail falls back to reading the whole file.
+ */
+const TAIL_BYTES = 4 * 1024 * 1024
+
+/** Reads the last TAIL_BYTES of the JSONL, or all of it when no newline falls inside them. */
+function readTail(path: string): JsonlContents {
+  const size = fileSize(path)
+  if (size <= TAIL_BYTES) return readJsonl(path)
+  const tail = readJsonl(path, undefined, size - TAIL_BYTES)
+  return tail.lines.length > 0 ? tail : readJsonl(path)
 }
 
 /** Parses JSONL lines and returns them as records when they continue the chain from `last`, else null. */
