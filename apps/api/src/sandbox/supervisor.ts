@@ -1,12 +1,14 @@
 // The supervisor: runs the services of a config in sandboxes, watches them
 // and carries out the operator's actions (stop, terminate, isolate, block).
 
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { rmdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { closeFd, pidfdSendSignal, SeccompNotifier, watchExit, type NotifyEvent } from '@blackhole/native'
 import type { Config, NotifyAction, Profile, ServiceDefinition } from '@blackhole/policy'
+import { canonicalJson } from '../audit/canonical.js'
 import type { AuditInput, ResourceSample, ServiceStatus } from '../types.js'
 import { detectLayout, listServiceCgroups, ServiceCgroup, type CgroupLayout } from './cgroups.js'
 import { InvalidStateError, ServiceNotFoundError } from './errors.js'
@@ -399,7 +401,8 @@ export class Supervisor extends EventEmitter {
         description: `${name} started as pid ${child.pid} under profile ${definition.profile}`,
         metadata: {
           uid: prepared.identity.uid, gid: prepared.identity.gid, user: prepared.identity.user,
-          group: prepared.identity.group, profile: definition.profile, profileSha256: this.config.sha256,
+          group: prepared.identity.group, profile: definition.profile,
+          profileSha256: profileSha256(prepared.profile), configSha256: this.config.sha256,
           command: prepared.spec.argv, cgroup: cgroup.dirs(), restarts: runtime.status.restarts,
         },
       })
@@ -694,6 +697,13 @@ function initialStatus(name: string, definition: ServiceDefinition): ServiceStat
     startedAt: null, exitCode: null, exitSignal: null, restarts: 0, lastError: null,
     command: [definition.command, ...definition.args],
   }
+}
+
+/** Hashes the typed profile (canonical JSON), so a record names the exact policy a process ran under. */
+export function profileSha256(profile: Profile): string {
+  // The JSON round trip drops undefined fields, which canonicalJson rejects.
+  const plain: unknown = JSON.parse(JSON.stringify(profile))
+  return createHash('sha256').update(canonicalJson(plain)).digest('hex')
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseConfig, type Config } from '@blackhole/policy'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { detectLayout } from '../../src/sandbox/cgroups.js'
-import { Supervisor } from '../../src/sandbox/supervisor.js'
+import { profileSha256, Supervisor } from '../../src/sandbox/supervisor.js'
 import type { AuditInput, ResourceSample } from '../../src/types.js'
 
 const cgroupRoot = `blackhole-test-${process.pid}`
@@ -195,7 +195,9 @@ describe('Supervisor', () => {
     expect(started[0]!.actor).toBe('token:test')
     expect(started[0]!.metadata?.uid).toBe(status.uid)
     expect(started[0]!.metadata?.profile).toBe('small')
-    expect(started[0]!.metadata?.profileSha256).toBe(config.sha256)
+    expect(started[0]!.metadata?.profileSha256).toBe(profileSha256(config.profiles.small!))
+    expect(started[0]!.metadata?.profileSha256).toMatch(/^[0-9a-f]{64}$/)
+    expect(started[0]!.metadata?.configSha256).toBe(config.sha256)
     const runFile = JSON.parse(readFileSync(join(dataDir, 'run', 'sleeper.json'), 'utf8'))
     expect(runFile.pid).toBe(status.pid)
     expect(runFile.uid).toBe(status.uid)
