@@ -12,7 +12,7 @@ import {
   type Output,
 } from './common.js'
 
-export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--data DIR] [--host ADDR] [--port N]
+export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--rules FILE] [--data DIR] [--host ADDR] [--port N]
 
 Runs the supervisor, starts every service with autostart and serves the API
 and the dashboard.
@@ -20,6 +20,8 @@ and the dashboard.
 Options:
   --config FILE  config with security_profiles and services
                  (default: examples/blackhole.yaml in this checkout)
+  --rules FILE   detection rules (default: rules.yaml beside the config,
+                 when it exists); PUT /api/v1/rules rewrites this file
   --data DIR     data folder for the database, audit log and keys, created
                  with mode 0700 (default: ./data)
   --host ADDR    loopback address to listen on (default: ${DEFAULT_HOST})
@@ -35,6 +37,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
     args,
     options: {
       config: { type: 'string' },
+      rules: { type: 'string' },
       data: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
@@ -62,6 +65,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
     blackhole = await openBlackhole({
       configPath: values.config ?? DEFAULT_CONFIG,
       dataDir: values.data ?? DEFAULT_DATA_DIR,
+      rulesPath: values.rules,
       adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
       print: output.out,
       logger: { level: process.env.BLACKHOLE_LOG_LEVEL ?? 'info' },

@@ -1,14 +1,24 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatError, loadConfigFile, type Config, type PolicyError } from '@blackhole/policy'
+import Database from 'better-sqlite3'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { AuditLog, auditPaths } from '../audit/index.js'
 import { loadHmacKey } from '../audit/keys.js'
 import { openDatabase, type OpenedDatabase } from '../db/client.js'
 import { storeProfiles, type StoredProfile } from '../db/profiles.js'
 import { ensureAdminToken } from '../db/tokens.js'
+import {
+  DetectionEngine,
+  detectionRoutes,
+  IncidentStore,
+  loadRulesFile,
+  supervisorResponder,
+  type Rule,
+} from '../detection/index.js'
 import { Supervisor } from '../sandbox/supervisor.js'
 import type { FailureLimiter } from './auth.js'
 import { buildServer } from './build.js'
@@ -17,7 +27,7 @@ import { VERSION } from './routes.js'
 /** The dashboard build of this checkout (apps/web/dist), found from this file. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url))
 
-/** A config file that failed validation; `errors` contains every problem found. */
+/** A config or rules file that failed validation; `errors` contains every problem found. */
 export class ConfigError extends Error {
   readonly errors: PolicyError[]
 
@@ -44,6 +54,11 @@ export interface BlackholeOptions {
   graceMs?: number
   /** Parent cgroup of the services (`blackhole` by default); tests use their own. */
   cgroupRoot?: string
+  /**
+   * Detection rules file; by default rules.yaml beside the config when it
+   * exists. Null runs no rules. PUT /api/v1/rules rewrites this file.
+   */
+  rulesPath?: string | null
   /** Passed to buildServer. */
   streamAuthTimeoutMs?: number
   limiter?: FailureLimiter
@@ -58,6 +73,9 @@ export interface Blackhole {
   supervisor: Supervisor
   /** The profiles stored at this start and their current versions. */
   profiles: StoredProfile[]
+  detection: DetectionEngine
+  /** The rules file in use; null when none. */
+  rulesPath: string | null
   /** Stops the services, then closes the server, the audit log and the database. */
   close(actor?: string): Promise<void>
 }
@@ -73,6 +91,18 @@ async function loadConfig(configPath: string): Promise<{ config: Config; text: s
   return { config: result.config, text }
 }
 
+async function loadRules(path: string | null): Promise<{ rules: Rule[]; yaml: string }> {
+  if (path === null) return { rules: [], yaml: '' }
+  const result = await loadRulesFile(path)
+  if (!result.ok) throw new ConfigError(result.errors)
+  return { rules: result.rules, yaml: result.yaml }
+}
+
+function defaultRulesPath(configPath: string): string | null {
+  const path = join(dirname(configPath), 'rules.yaml')
+  return existsSync(path) ? path : null
+}
+
 /**
  * Opens everything `blackhole serve` runs, in order: the config, the
  * database with its migrations, the first admin token, the profile
@@ -83,15 +113,22 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
   const configPath = resolve(options.configPath)
   const dataDir = resolve(options.dataDir)
   const { config, text } = await loadConfig(configPath)
+  const rulesPath = options.rulesPath === undefined ? defaultRulesPath(configPath) : options.rulesPath && resolve(options.rulesPath)
+  const rules = await loadRules(rulesPath)
   const database = await openDatabase(dataDir)
   let audit: AuditLog | null = null
+  let incidentDb: Database.Database | null = null
+  let detection: DetectionEngine | null = null
   let supervisor: Supervisor | null = null
   let app: FastifyInstance | null = null
   // Closes what is open, newest first; also the cleanup after a failed start.
+  // Detection stops first so no rule responds while services shut down.
   const closeAll = async (actor: string) => {
+    if (detection !== null) await detection.stop()
     if (supervisor !== null) await supervisor.shutdown(actor)
     if (app !== null) await app.close()
     if (audit !== null) await audit.close()
+    incidentDb?.close()
     await database.close()
   }
   try {
@@ -121,6 +158,20 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       cgroupRoot: options.cgroupRoot,
     })
     supervisor = services
+
+    // Incidents are written through better-sqlite3 like the audit records,
+    // on a connection of their own.
+    incidentDb = new Database(database.path)
+    const incidents = new IncidentStore(incidentDb, auditLog)
+    const engine = new DetectionEngine({
+      incidents,
+      audit: auditLog,
+      responder: supervisorResponder(services),
+      rules: rules.rules,
+      rulesYaml: rules.yaml,
+    })
+    detection = engine
+
     const server = await buildServer({
       config,
       prisma: database.prisma,
@@ -132,11 +183,24 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       limiter: options.limiter,
     })
     app = server
+    await server.register(detectionRoutes, { prefix: '/api/v1', engine, incidents, audit: auditLog, rulesFile: rulesPath })
+    engine.start(auditLog)
     if (options.autostart !== false) await services.startAll('supervisor')
 
     let closing: Promise<void> | null = null
     const close = (actor = 'supervisor') => (closing ??= closeAll(actor))
-    return { app: server, config, configPath, database, audit: auditLog, supervisor: services, profiles, close }
+    return {
+      app: server,
+      config,
+      configPath,
+      database,
+      audit: auditLog,
+      supervisor: services,
+      profiles,
+      detection: engine,
+      rulesPath,
+      close,
+    }
   } catch (error) {
     try {
       await closeAll('supervisor')

@@ -1,8 +1,10 @@
+import { copyFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createToken } from '../../src/db/tokens.js'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
 import { FailureLimiter } from '../../src/server/auth.js'
-import { tempFolder, type TempFolder } from './server-fixture.js'
+import { EXAMPLE_RULES, tempFolder, type TempFolder } from './server-fixture.js'
 
 const ADMIN_TOKEN = 'bh_test-admin-token-for-the-api-tests'
 
@@ -15,6 +17,8 @@ describe('REST API', () => {
 
   beforeAll(async () => {
     folder = tempFolder()
+    // A copy, because PUT /api/v1/rules would rewrite the file in place.
+    copyFileSync(EXAMPLE_RULES, join(folder.dir, 'rules.yaml'))
     blackhole = await openBlackhole({
       configPath: folder.configPath,
       dataDir: folder.dataDir,
@@ -214,6 +218,21 @@ describe('REST API', () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/profiles/nope', headers: auth() })
     expect(response.statusCode).toBe(404)
     expect(response.json()).toEqual({ error: 'PROFILE_NOT_FOUND', message: 'profile "nope" not found; known profiles: identity, storage' })
+  })
+
+  it('serves the detection rules beside the config', async () => {
+    expect(blackhole.rulesPath).toBe(join(folder.dir, 'rules.yaml'))
+    const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/rules', headers: auth() })
+    expect(response.statusCode).toBe(200)
+    const names = (response.json().rules as { name: string }[]).map((rule) => rule.name)
+    expect(names).toContain('denial-flood')
+  })
+
+  it('guards the incident routes with the token', async () => {
+    const anonymous = await blackhole.app.inject({ method: 'GET', url: '/api/v1/incidents' })
+    expect(anonymous.statusCode).toBe(401)
+    const authorized = await blackhole.app.inject({ method: 'GET', url: '/api/v1/incidents', headers: auth() })
+    expect(authorized.statusCode).toBe(200)
   })
 
   it('reports host facts', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../../examples/blackhole.yaml', import.meta.url))
+export const EXAMPLE_RULES = fileURLToPath(new URL('../../../../examples/rules.yaml', import.meta.url))
 
 /** The example config with `autostart: false` added to each service. */
 export function exampleConfigWithoutAutostart(): string {
