@@ -152,9 +152,11 @@ export class Supervisor extends EventEmitter {
     return { ...runtime.status, command: [...runtime.status.command] }
   }
 
-  /** Starts every service with autostart; a launch failure leaves that service `failed`. */
+  /** Starts every stopped or failed service with autostart; a launch failure leaves that service `failed`. */
   async startAll(actor: string): Promise<ServiceStatus[]> {
-    const names = [...this.services.values()].filter((r) => r.definition.autostart).map((r) => r.name)
+    const names = [...this.services.values()]
+      .filter((r) => r.definition.autostart && (r.status.state === 'stopped' || r.status.state === 'failed'))
+      .map((r) => r.name)
     await Promise.all(names.map((name) => this.start(name, actor)))
     return this.list()
   }
