@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -157,6 +157,22 @@ describe('AuditLog append', () => {
     const first = openLog({ hmacKey: Buffer.alloc(32, 1) })
     await first.close()
     expect(() => openLog({ hmacKey: Buffer.alloc(32, 2) })).toThrow(/differs from the one the genesis record names/)
+  })
+
+  it('rejects a lock held by a running process', () => {
+    // The parent process runs and is not this one, like a second server.
+    writeFileSync(`${auditPaths(dataDir).jsonlPath}.lock`, String(process.ppid))
+    expect(() => openLog()).toThrow(`is locked by running process ${process.ppid}`)
+  })
+
+  it('takes over a stale lock', async () => {
+    const first = openLog()
+    await first.append(event(1))
+    // A pid above the kernel's pid_max limit never runs.
+    writeFileSync(`${auditPaths(dataDir).jsonlPath}.lock`, '99999999')
+    await first.close()
+    const second = openLog()
+    expect((await second.append(event(2))).seq).toBe(3)
   })
 
   it('creates the private key with mode 0600', () => {

@@ -277,6 +277,7 @@ describe('audit verify after a crash', () => {
     expect(report.crash?.tornTailBytes).toBe(41)
     expect(report.crash?.repaired).toBe(false)
     expect(verifyExitCode(report)).toBe(2)
+    expect(formatVerifyReport(report)).toMatch(/crash: a torn last JSONL line of 41 bytes; not repaired/)
   })
 
   it('repairs a torn last line on open', async () => {
