@@ -24,6 +24,10 @@ export interface RunOptions {
   stderr?: NodeJS.WritableStream
 }
 
+// The child calls setsid, so it leaves the terminal's foreground process
+// group: Ctrl-C reaches only the CLI, which forwards these signals.
+// NOTE: the child has no controlling terminal, so an interactive shell runs
+// without job control.
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 /**
