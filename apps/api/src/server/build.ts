@@ -155,7 +155,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (dashboard && (request.method === 'GET' || request.method === 'HEAD') && !request.url.startsWith('/api/')) {
       return reply.type('text/html').sendFile('index.html')
     }
-    const notFound = apiError('NOT_FOUND', route)
+    const hint =
+      request.url.startsWith('/api/') || dashboard
+        ? 'the API lives under /api/v1'
+        : 'the dashboard is not built, so run `pnpm build` to serve it'
+    const notFound = apiError('NOT_FOUND', route, hint)
     return reply.status(notFound.statusCode).send(notFound.body())
   })
 

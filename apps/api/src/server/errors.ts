@@ -21,12 +21,17 @@ const definitions = {
     status: 403,
     message: (detail: string) => detail,
   },
-  /** A route the API does not have. */
-  NOT_FOUND: { status: 404, message: (route: string) => `route ${route} not found; the API lives under /api/v1` },
+  /** A route the API does not have, or a dashboard page when the dashboard is not built. */
+  NOT_FOUND: { status: 404, message: (route: string, hint: string) => `route ${route} not found; ${hint}` },
   /** A profile name not in the config. */
   PROFILE_NOT_FOUND: {
     status: 404,
     message: (name: string, known: string) => `profile "${name}" not found; known profiles: ${known}`,
+  },
+  /** A plain HTTP request to the WebSocket route. */
+  UPGRADE_REQUIRED: {
+    status: 426,
+    message: (route: string) => `${route} is a WebSocket; connect with a WebSocket client and send {"type":"auth","token":"..."} first`,
   },
   /** A request body over the body limit. */
   PAYLOAD_TOO_LARGE: {

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws'
 import type { TokenIdentity } from '../db/tokens.js'
 import type { AuditRecord, ResourceSample, ServiceStatus } from '../types.js'
 import type { Authenticator } from './auth.js'
-import { ApiError } from './errors.js'
+import { apiError, ApiError } from './errors.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
 
 export const AUTH_TIMEOUT_MS = 5_000
@@ -163,7 +163,15 @@ class StreamClient {
 
 /** Registers the WebSocket at /api/v1/stream; the @fastify/websocket plugin must be registered first. */
 export function registerStream(app: FastifyInstance, deps: StreamDependencies): void {
-  app.get('/api/v1/stream', { websocket: true, config: { public: true } }, (socket, request) => {
-    new StreamClient(socket, request, deps)
+  app.route({
+    method: 'GET',
+    url: '/api/v1/stream',
+    config: { public: true },
+    handler: async () => {
+      throw apiError('UPGRADE_REQUIRED', 'GET /api/v1/stream')
+    },
+    wsHandler: (socket, request) => {
+      new StreamClient(socket, request, deps)
+    },
   })
 }

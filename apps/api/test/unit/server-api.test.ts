@@ -76,6 +76,31 @@ describe('REST API', () => {
     expect(response.json()).toEqual({ error: 'NOT_FOUND', message: 'route GET /api/v1/nothing not found; the API lives under /api/v1' })
   })
 
+  it('answers 426 for plain HTTP to the stream', async () => {
+    const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/stream' })
+    expect(response.statusCode).toBe(426)
+    expect(response.json().error).toBe('UPGRADE_REQUIRED')
+  })
+
+  it('names the missing dashboard build', async () => {
+    const response = await blackhole.app.inject({ method: 'GET', url: '/' })
+    expect(response.statusCode).toBe(404)
+    expect(response.json().message).toBe('route GET / not found; the dashboard is not built, so run `pnpm build` to serve it')
+  })
+
+  it('updates lastUsedAt at most once a minute', async () => {
+    const prisma = blackhole.database.prisma
+    const { token, identity } = await createToken(prisma, 'clock', 'viewer')
+    expect((await prisma.apiToken.findUnique({ where: { id: identity.id } }))?.lastUsedAt).toBeNull()
+    await blackhole.app.inject({ method: 'GET', url: '/api/v1/services', headers: auth(token) })
+    const first = (await prisma.apiToken.findUnique({ where: { id: identity.id } }))?.lastUsedAt
+    expect(first).toBeInstanceOf(Date)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await blackhole.app.inject({ method: 'GET', url: '/api/v1/services', headers: auth(token) })
+    const second = (await prisma.apiToken.findUnique({ where: { id: identity.id } }))?.lastUsedAt
+    expect(second?.getTime()).toBe(first!.getTime())
+  })
+
   it('lists the services', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/services', headers: auth() })
     expect(response.statusCode).toBe(200)
