@@ -1,8 +1,8 @@
 // Runs `bin/blackhole serve` as a real child process with the example
-// config, as root, and drives it over REST and the WebSocket: both example
-// services must run in their sandboxes, terminate must stop one, and
-// SIGTERM must stop everything and leave no cgroup behind. Needs `pnpm
-// build` first, like every use of bin/blackhole.
+// config, as root, and drives it over REST and the WebSocket. Both example
+// services must run in their sandboxes and terminate must stop one. SIGTERM
+// must then stop everything and leave no cgroup behind. Needs `pnpm build`
+// first, like every use of bin/blackhole.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -141,6 +141,16 @@ describe('blackhole serve', () => {
       const status = readFileSync(`/proc/${service.pid}/status`, 'utf8')
       expect(status).toMatch(new RegExp(`^Uid:\\s+${service.uid}\\s`, 'm'))
     }
+  })
+
+  it('reports the host facts', async () => {
+    const { status, body } = await api('/host')
+    expect(status).toBe(200)
+    const facts = body as { root: boolean; landlockAbi: number | null; seccompNotify: boolean; cgroup: { version: string } }
+    expect(facts.root).toBe(true)
+    expect(facts.landlockAbi).toBeGreaterThanOrEqual(1)
+    expect(facts.seccompNotify).toBe(true)
+    expect(facts.cgroup.version).not.toBe('none')
   })
 
   it('serves tokens inside the identity sandbox', async () => {
