@@ -22,9 +22,9 @@ export interface AuditLogOptions {
   hmacKey?: Buffer | null
   /** Hash of the service configuration, stored in the genesis record. */
   configHash?: string
-  /** Sign a checkpoint after this many records (1000 by default). */
+  /** Records between checkpoints (1000 by default). */
   checkpointEvery?: number
-  /** Sign a checkpoint after this many seconds when records arrived (60 by default). */
+  /** Seconds between checkpoints while records arrive (60 by default). */
   checkpointSeconds?: number
   /** How long the first append of a batch waits for others to join, in ms (2 by default). */
   groupCommitMs?: number
@@ -133,8 +133,8 @@ export class AuditLog {
       })
       log = new AuditLog(options, db, store, jsonl, keys, hmacKey, checkpointer, writer, recovery, lockPath)
       const logger = options.logger ?? consoleLogger
-      // A failure here also rejects every append of the same batch, and the
-      // next open tries again.
+      // A failure here also rejects the other appends of its batch. The next
+      // open writes a missing genesis record again.
       if (!writer.last) {
         log.appendGenesis().catch((error: unknown) => logger.error({ err: error }, 'audit genesis record failed'))
       }

@@ -81,8 +81,8 @@ export function fileSize(path: string): number {
 /**
  * Appends to the JSONL file through one descriptor. Each batch is one
  * write() followed by fdatasync(). The writer truncates a failed batch
- * again, so the file keeps no lines that the database rejected, unless the
- * truncate fails too; the writer then stops.
+ * again, so the file keeps no lines that the database rejected. If that
+ * truncate fails too, the writer stops.
  */
 export class JsonlAppender {
   private fd: number

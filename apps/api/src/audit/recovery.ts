@@ -89,7 +89,7 @@ export function recoverStores(store: AuditStore, jsonlPath: string, hmacKey: Buf
 const HEAD_BYTES = 64 * 1024
 /**
  * Bytes read from the end of the JSONL. A crash leaves at most one batch
- * there, and this covers a maxBatch of 5,000 lines of about 800 bytes; a
+ * there, and this covers a maxBatch of 5,000 lines of about 800 bytes. A
  * longer tail falls back to reading the whole file.
  */
 const TAIL_BYTES = 4 * 1024 * 1024

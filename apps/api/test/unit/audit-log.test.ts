@@ -266,7 +266,7 @@ describe('AuditLog subscribe and query', () => {
 })
 
 describe('AuditLog append-only tables', () => {
-  it('refuses UPDATE and DELETE', async () => {
+  it('rejects UPDATE and DELETE', async () => {
     const log = openLog()
     await log.appendMany([event(1), event(2)])
     await log.checkpoint()
@@ -279,7 +279,7 @@ describe('AuditLog append-only tables', () => {
     db.close()
   })
 
-  it('refuses a grant without its checkpoint', async () => {
+  it('rejects a grant without its checkpoint', async () => {
     const log = openLog()
     await log.appendMany([event(1), event(2), event(3)])
     const db = rawDb()
@@ -311,7 +311,7 @@ describe('AuditLog prune', () => {
     expect(log.exportCheckpoints().checkpoints.map((checkpoint) => checkpoint.seq)).toContain(400)
   })
 
-  it('still refuses deletes past the grant', async () => {
+  it('rejects deletes past the grant', async () => {
     const log = openLog()
     await log.appendMany(Array.from({ length: 50 }, (_, index) => event(index)))
     await log.prune({ maxRecords: 10 })

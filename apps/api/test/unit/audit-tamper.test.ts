@@ -207,7 +207,7 @@ describe('audit verify on a tampered copy', () => {
   })
 
   it('catches new keys against external checkpoints', async () => {
-    // Here the attacker replaces the keys folder too; only the copy kept
+    // Here the attacker replaces the keys folder too. Only the copy kept
     // off the host still names the original key.
     const forgedDir = join(root, `forged-keys-${copies}`)
     await writeLog(forgedDir, hmacKey)
@@ -344,7 +344,7 @@ describe('audit verify after a crash', () => {
     expect(verifyDataDir(copy).ok).toBe(true)
   })
 
-  it('refuses to open over a forked JSONL', () => {
+  it('fails to open on a forked JSONL', () => {
     const lines = jsonlLines()
     const last = JSON.parse(lines.at(-1)!) as AuditRecord
     const unsealed = { seq: 501, time: new Date().toISOString(), ...event(501), prevHash: 'f'.repeat(64) }
