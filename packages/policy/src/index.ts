@@ -12,6 +12,7 @@ export {
   ARGUMENT_CHECKED_SYSCALLS,
   OPT_IN_SYSCALLS,
   WATCHED_SYSCALLS,
+  LAUNCHER_SYSCALLS,
 } from './seccomp/syscall-sets.js'
 export { resolveIdentity, dynamicId, DYNAMIC_ID_BASE, DYNAMIC_ID_COUNT, type Identity } from './identity.js'
 export {

@@ -4,7 +4,7 @@
 import { DEFAULTS } from '../defaults.js'
 import type { EnforceMode, NetworkMode } from '../launch-spec.js'
 import type { FileAccessRule, ListenSocket, Profile, SyscallRule, WritablePath } from '../profile.js'
-import { DEFAULT_DENIED_SYSCALLS, OPT_IN_SYSCALLS } from '../seccomp/syscall-sets.js'
+import { DEFAULT_DENIED_SYSCALLS, LAUNCHER_SYSCALLS, OPT_IN_SYSCALLS } from '../seccomp/syscall-sets.js'
 import { didYouMean } from '../suggest.js'
 import type { Loc, ParseContext } from './context.js'
 import type { RawField, RawFields } from './profile-fields.js'
@@ -121,6 +121,11 @@ function checkSyscalls(ctx: ParseContext, profile: Profile, fields: RawFields): 
       ctx.error(loc, `syscall "${rule.name}" is denied in every profile and cannot be allowed; only ${OPT_IN_SYSCALLS.join(', ')} can be opted into`)
     }
     if (rule.errno !== null) ctx.error(loc, `syscall "${rule.name}" is allowed, so errno ${rule.errno} has no effect; remove it`)
+  })
+  profile.syscalls.denied.forEach((rule, index) => {
+    if (LAUNCHER_SYSCALLS.includes(rule.name)) {
+      ctx.error(itemLoc(deniedField, index), `syscall "${rule.name}" cannot be denied: the launcher calls it after installing the seccomp filter (${LAUNCHER_SYSCALLS.join(', ')}); remove it from the list`)
+    }
   })
 }
 

@@ -27,7 +27,8 @@ import type { Profile } from '../profile.js'
 import { ERRNO } from '../tables/errno.js'
 import { SYSCALLS_AARCH64, SYSCALLS_X86_64 } from '../tables/syscalls.js'
 import { encodeProgram, ProgramBuilder, SECCOMP_DATA, SECCOMP_RET } from './bpf.js'
-import { DEFAULT_DENIED_SYSCALLS, OPT_IN_SYSCALLS, WATCHED_SYSCALLS } from './syscall-sets.js'
+import { PolicyCompileError } from '../errors.js'
+import { DEFAULT_DENIED_SYSCALLS, LAUNCHER_SYSCALLS, OPT_IN_SYSCALLS, WATCHED_SYSCALLS } from './syscall-sets.js'
 
 export type Arch = 'x86_64' | 'aarch64'
 
@@ -104,6 +105,10 @@ function buildFilter(profile: Profile, arch: Arch, mode: 'enforce' | 'permissive
   for (const number of Object.values(table)) leaves.set(number, { kind: 'return', value: SECCOMP_RET.ALLOW })
 
   const deny = (name: string, errnoName: string) => {
+    // Parsing rejects these already; a profile built in code must not reach the filter either.
+    if (LAUNCHER_SYSCALLS.includes(name)) {
+      throw new PolicyCompileError('INVALID_INPUT', `syscall "${name}" cannot be denied: the launcher calls it after installing the seccomp filter`)
+    }
     const number = table[name]
     if (number === undefined) return
     const errno = ERRNO[errnoName] ?? EPERM

@@ -51,5 +51,14 @@ export const OPT_IN_SYSCALLS: readonly string[] = ['ptrace', 'personality', 'soc
 /** Reported to the supervisor with their arguments, then allowed, in enforce and permissive mode. */
 export const WATCHED_SYSCALLS: readonly string[] = ['execve', 'execveat', 'connect', 'bind']
 
+/**
+ * Syscalls the launcher itself makes after installing the filter: sendmsg
+ * hands the listener to the supervisor and close drops the child's copy,
+ * write and exit_group report a failed execve. No profile may deny them. A
+ * notified sendmsg blocks the launch, because the supervisor has no listener
+ * to answer it with yet, and a denied write loses the failure record.
+ */
+export const LAUNCHER_SYSCALLS: readonly string[] = ['sendmsg', 'close', 'write', 'exit_group']
+
 /** Every syscall name in either table. */
 export const KNOWN_SYSCALL_NAMES: ReadonlySet<string> = new Set([...Object.keys(SYSCALLS_X86_64), ...Object.keys(SYSCALLS_AARCH64)])
