@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ConfigError, openBlackhole } from '../server/app.js'
+import { ConfigError, openBlackhole, type Blackhole } from '../server/app.js'
 import { formatError } from '@blackhole/policy'
 import {
   DEFAULT_CONFIG,
@@ -29,8 +29,9 @@ Options:
   -h, --help     show this help
 
 On the first start an admin token is printed once; set BLACKHOLE_ADMIN_TOKEN
-to store that value instead. SIGINT or SIGTERM stops every service and exits;
-a second signal exits at once.`
+to store that value instead. BLACKHOLE_LOG_LEVEL sets the log level (info by
+default). SIGINT or SIGTERM stops every service and exits; a second signal
+exits at once.`
 
 export async function serveCommand(args: string[], output: Output): Promise<number> {
   const { values } = parseArgs({
@@ -60,7 +61,23 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   }
   const port = values.port === undefined ? DEFAULT_PORT : parseInteger('--port', values.port, 0, 65535, SERVE_USAGE)
 
-  let blackhole
+  // Signals are handled from the start: one that arrives while services
+  // launch stops them once the launch is done, instead of leaving them
+  // running without a supervisor.
+  let signalled: NodeJS.Signals | null = null
+  let stop: (() => void) | null = null
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled !== null) {
+      output.err(`blackhole: second ${signal}, exiting without stopping the services`)
+      process.exit(1)
+    }
+    signalled = signal
+    stop?.()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  let blackhole: Blackhole
   try {
     blackhole = await openBlackhole({
       configPath: values.config ?? DEFAULT_CONFIG,
@@ -69,6 +86,9 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
       print: output.out,
       logger: { level: process.env.BLACKHOLE_LOG_LEVEL ?? 'info' },
+      // Services start after listen succeeds, so a port already in use
+      // fails the start before anything is launched.
+      autostart: false,
     })
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -78,16 +98,10 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
     throw error
   }
 
-  const { app } = blackhole
+  const { app, supervisor } = blackhole
   const stopped = new Promise<number>((resolve) => {
-    let signalled = false
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        output.err(`blackhole: second ${signal}, exiting without stopping the services`)
-        process.exit(1)
-      }
-      signalled = true
-      app.log.info({ signal }, 'stopping services and shutting down')
+    stop = () => {
+      app.log.info({ signal: signalled }, 'stopping services and shutting down')
       blackhole.close('supervisor').then(
         () => {
           output.out('Blackhole stopped')
@@ -99,9 +113,11 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
         },
       )
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
   })
+  if (signalled !== null) {
+    stop!()
+    return stopped
+  }
 
   try {
     await app.listen({ host, port })
@@ -114,5 +130,10 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   const boundPort = typeof address === 'object' && address !== null ? address.port : port
   const shownHost = host.includes(':') ? `[${host}]` : host
   output.out(`Blackhole listening on http://${shownHost}:${boundPort}`)
+  if (signalled === null) {
+    await supervisor.startAll('supervisor').catch((error: unknown) => {
+      app.log.error({ err: error }, 'starting the services failed')
+    })
+  }
   return stopped
 }

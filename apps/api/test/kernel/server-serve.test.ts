@@ -4,7 +4,7 @@
 // must then stop everything and leave no cgroup behind. Needs `pnpm build`
 // first, like every use of bin/blackhole.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -140,6 +140,25 @@ describe('blackhole serve', () => {
       servicePids.add(service.pid!)
       const status = readFileSync(`/proc/${service.pid}/status`, 'utf8')
       expect(status).toMatch(new RegExp(`^Uid:\\s+${service.uid}\\s`, 'm'))
+    }
+  })
+
+  it('exits 1 when the port is taken', () => {
+    const second = spawnSync(process.execPath, [BIN, 'serve', '--data', join(dir, 'second'), '--port', String(port)], {
+      env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(second.status).toBe(1)
+    expect(second.stderr).toContain(`blackhole: cannot listen on 127.0.0.1:${port}: `)
+    expect(second.stderr).toContain('EADDRINUSE')
+    // Services start only after listen succeeds, so this start launched none.
+    const db = new Database(join(dir, 'second', 'blackhole.db'), { readonly: true })
+    try {
+      const started = db.prepare(`SELECT COUNT(*) AS count FROM AuditEvent WHERE type = 'SERVICE_STARTED'`).get() as { count: number }
+      expect(started.count).toBe(0)
+    } finally {
+      db.close()
     }
   })
 
