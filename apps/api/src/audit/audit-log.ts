@@ -155,6 +155,10 @@ export class AuditLog {
     return this.writer.enqueue(input)
   }
 
+  /**
+   * Appends the inputs in order. The promise rejects when any of them fails,
+   * but the others still commit, because each input is validated alone.
+   */
   appendMany(inputs: AuditInput[]): Promise<AuditRecord[]> {
     return Promise.all(inputs.map((input) => this.append(input)))
   }
@@ -202,7 +206,9 @@ export class AuditLog {
 
   /**
    * Recomputes every hash, HMAC, link and checkpoint, and compares the JSONL
-   * with the database, over the records committed so far.
+   * with the database, over the records committed so far. It runs
+   * synchronously and blocks the event loop: the append benchmark measured
+   * 3 to 5 s for 200,000 records on a loaded two-core machine.
    */
   verify(options: VerifyOptions = {}): VerifyReport {
     const report = verifyStores({
