@@ -63,6 +63,20 @@ function listensOn(pid: number, port: number): boolean {
   })
 }
 
+/**
+ * Sends an HTTP request from inside the network namespace of `pid`, where
+ * 127.0.0.1 is the service's own loopback, and returns the response body.
+ */
+function fetchInside(pid: number, method: string, url: string, body?: string): string {
+  const script =
+    'const [method, url, body] = process.argv.slice(1);' +
+    'fetch(url, { method, body: body || undefined }).then((r) => r.text()).then((t) => process.stdout.write(t))'
+  return execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, '-e', script, method, url, body ?? ''], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+}
+
 /** cgroups of the example services left in any v1 hierarchy or the unified one. */
 function leftoverCgroups(): string[] {
   const found: string[] = []
@@ -178,17 +192,29 @@ describe('blackhole serve', () => {
     await waitFor('port 50001 in LISTEN', 15_000, async () => (listensOn(identity.pid!, 50001) ? true : null))
     expect(listensOn(process.pid, 50001)).toBe(false)
 
-    const netns = `--net=/proc/${identity.pid}/ns/net`
-    const issued = JSON.parse(
-      execFileSync('nsenter', [netns, 'curl', '-sS', '--max-time', '5', '-X', 'POST', 'http://127.0.0.1:50001/token'], { encoding: 'utf8' }),
-    ) as { token: string }
+    const issued = JSON.parse(fetchInside(identity.pid!, 'POST', 'http://127.0.0.1:50001/token')) as { token: string }
     expect(issued.token).toMatch(/^[A-Za-z0-9_-]{32}$/)
-    const verified = JSON.parse(
-      execFileSync('nsenter', [netns, 'curl', '-sS', '--max-time', '5', `http://127.0.0.1:50001/verify?token=${issued.token}`], {
-        encoding: 'utf8',
-      }),
-    ) as { valid: boolean }
+    const verified = JSON.parse(fetchInside(identity.pid!, 'GET', `http://127.0.0.1:50001/verify?token=${issued.token}`)) as {
+      valid: boolean
+    }
     expect(verified.valid).toBe(true)
+  })
+
+  it('keeps storage values across a restart', async () => {
+    const before = (await api('/services/storage')).body as ServiceStatus
+    await waitFor('port 50002 in LISTEN', 15_000, async () => (listensOn(before.pid!, 50002) ? true : null))
+    expect(fetchInside(before.pid!, 'PUT', 'http://127.0.0.1:50002/kv/greeting', 'kept')).toBe('')
+
+    const stopped = await api('/services/storage/stop', { method: 'POST' })
+    expect((stopped.body as { service: ServiceStatus }).service.state).toBe('stopped')
+    const started = await api('/services/storage/start', { method: 'POST' })
+    const after = (started.body as { service: ServiceStatus }).service
+    expect(after.state).toBe('running')
+    expect(after.pid).not.toBe(before.pid)
+    servicePids.add(after.pid!)
+
+    await waitFor('port 50002 in LISTEN again', 15_000, async () => (listensOn(after.pid!, 50002) ? true : null))
+    expect(fetchInside(after.pid!, 'GET', 'http://127.0.0.1:50002/kv/greeting')).toBe('kept')
   })
 
   it('streams metrics and the terminate event', async () => {
