@@ -122,6 +122,9 @@ export const hostFilesystem: FilesystemView = {
   },
 }
 
+/** Trees the sandbox replaces with its own mounts, so host entries beneath them may not exist inside. */
+const SANDBOX_PRIVATE_TREES = ['/proc', '/dev', '/tmp', '/var/tmp', '/run']
+
 /** Upper bound on path rules, so a denied path in a huge directory fails loudly instead of slowly. */
 export const LANDLOCK_MAX_RULES = 10000
 
@@ -213,6 +216,10 @@ function buildPathRules(profile: Profile, handled: number, fs: FilesystemView): 
   const grantRead = (path: string, depth: number): void => {
     const real = fs.realpath(path)
     if (isDenied(path) || isDenied(real)) return
+    // A link into a tree the sandbox mounts privately (/var/lock -> /run/lock)
+    // may have no target inside, and the launcher fails on a missing rule
+    // path. The private tree gets its own rule as an entry of `/`.
+    if (real !== path && SANDBOX_PRIVATE_TREES.some((tree) => isSameOrUnder(real, tree))) return
     if (!hasDeniedBeneath(path) && !hasDeniedBeneath(real)) {
       add(path, read)
       return
