@@ -18,6 +18,8 @@
         "src/plan.cc",
         "src/rlimits.cc",
         "src/seccomp.cc",
+        "src/sock_listen.cc",
+        "src/sock_peercred.cc",
         "src/spawn.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -16,6 +16,8 @@ import { validateLaunchSpec } from './validate.js'
 
 export { LaunchError } from './launch-error.js'
 export { validateLaunchSpec } from './validate.js'
+export { listenTcp, listenUnix, peerCredentials } from './sockets.js'
+export type { PeerCredentials } from './sockets.js'
 export type { HostFacts, NotifierStats, NotifyAction, NotifyEvent } from './native.js'
 
 export interface SandboxChild {

@@ -88,6 +88,13 @@ export interface HostFacts {
   clone3: boolean
 }
 
+/** SO_PEERCRED of a connected unix socket; pid in the supervisor's PID namespace. */
+export interface PeerCredentials {
+  pid: number
+  uid: number
+  gid: number
+}
+
 export interface NativeBinding {
   spawnSandbox(
     spec: LaunchSpec,
@@ -100,6 +107,9 @@ export interface NativeBinding {
   closeFd(fd: number): void
   setLinkUp(pid: number, ifname: string, up: boolean): void
   hostFacts(): HostFacts
+  listenTcp(host: string, port: number, backlog: number): number
+  listenUnix(path: string, backlog: number): number
+  peerCredentials(fd: number): PeerCredentials
   SeccompNotifier: new (notifyFd: number, options: NativeNotifierOptions) => NativeSeccompNotifier
 }
 

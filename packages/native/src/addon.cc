@@ -7,6 +7,8 @@
 #include "net.h"
 #include "notify.h"
 #include "pidfd.h"
+#include "sock_listen.h"
+#include "sock_peercred.h"
 #include "spawn.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -17,6 +19,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, pidfd::CloseFd, "closeFd"));
   exports.Set("setLinkUp", Napi::Function::New(env, net::SetLinkUp, "setLinkUp"));
   exports.Set("hostFacts", Napi::Function::New(env, host::HostFacts, "hostFacts"));
+  exports.Set("listenTcp", Napi::Function::New(env, sock::ListenTcp, "listenTcp"));
+  exports.Set("listenUnix", Napi::Function::New(env, sock::ListenUnix, "listenUnix"));
+  exports.Set("peerCredentials", Napi::Function::New(env, sock::PeerCredentials, "peerCredentials"));
   exports.Set("SeccompNotifier", notify::SeccompNotifier::Define(env));
   return exports;
 }
