@@ -9,6 +9,7 @@ import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, isCodedError, type ErrorBody } from './errors.js'
 import { detectHostFacts, type HostFacts } from './host.js'
 import { RequestLogController } from './logging.js'
+import { collectOpenApi } from './openapi.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
 import { registerRoutes } from './routes.js'
 import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
@@ -129,6 +130,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     void reply.status(status).send(body)
   })
 
+  collectOpenApi(app)
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } })
   registerRoutes(app, {
     config: options.config,

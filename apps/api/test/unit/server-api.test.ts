@@ -260,6 +260,23 @@ describe('REST API', () => {
     expect(authorized.statusCode).toBe(200)
   })
 
+  it('describes the routes in OpenAPI', async () => {
+    const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })
+    expect(response.statusCode).toBe(200)
+    const document = response.json()
+    expect(document.openapi).toBe('3.1.0')
+    const service = document.paths['/api/v1/services/{name}'].get
+    expect(service.parameters).toEqual([
+      { name: 'name', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 64 } },
+    ])
+    expect(service.security).toEqual([{ bearerAuth: [] }])
+    const limit = document.paths['/api/v1/events'].get.parameters.find((parameter: { name: string }) => parameter.name === 'limit')
+    expect(limit.schema.maximum).toBe(1000)
+    expect(document.paths['/api/v1/health'].get.security).toBeUndefined()
+    expect(document.paths['/api/v1/services/{name}/terminate'].post).toBeDefined()
+    expect(document.paths['/api/v1/incidents'].get).toBeDefined()
+  })
+
   it('reports host facts', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/host', headers: auth() })
     expect(response.statusCode).toBe(200)
