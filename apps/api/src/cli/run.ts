@@ -43,6 +43,13 @@ export async function runCommand(args: string[], output: Output): Promise<number
   const configPath = resolve(values.config ?? DEFAULT_CONFIG)
   const config = await loadConfigOrReport(configPath, output)
   if (config === null) return 1
+  if (!Object.hasOwn(config.profiles, values.profile)) {
+    const known = Object.keys(config.profiles)
+    throw new UsageError(
+      `profile "${values.profile}" not found in ${configPath}; known profiles: ${known.length === 0 ? 'none' : known.join(', ')}`,
+      RUN_USAGE,
+    )
+  }
   try {
     return await runInSandbox({
       config,

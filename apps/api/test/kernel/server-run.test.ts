@@ -58,6 +58,12 @@ describe('blackhole run', () => {
     expect(lines[1]).toMatch(new RegExp(`^${config}:5:13: security_profiles\\.a\\.network\\.mode: `))
   })
 
+  it('exits 2 for an unknown profile', () => {
+    const result = run(['--profile', 'nobody', '--', '/bin/true'])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/^blackhole: profile "nobody" not found in .*blackhole\.yaml; known profiles: identity, storage\n/)
+  })
+
   it('exits 2 without a command', () => {
     const result = run(['--profile', 'identity'])
     expect(result.status).toBe(2)
