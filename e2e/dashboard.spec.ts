@@ -101,6 +101,8 @@ test('services show state and live metrics', async ({ page }) => {
   // Memory appears once the first `metrics` message arrives on the socket.
   await expect(serviceRow(page, 'storage').locator('td[data-label="Memory"] .numeric')).toHaveText(/\d (B|KiB|MiB|GiB)/)
   await expect(serviceRow(page, 'storage').locator('td[data-label="CPU"] .numeric')).toHaveText(/\d %/)
+  // A sparkline appears from the second sample on.
+  await expect(serviceRow(page, 'storage').locator('td[data-label="Memory"] polyline')).toHaveAttribute('points', /\S+ \S+/)
   // Kept for a look at the layout against real data.
   await page.screenshot({ path: test.info().outputPath('dashboard-1280.png'), fullPage: true })
 })
