@@ -49,6 +49,23 @@ async function expectNewEvent(page: Page, type: string, service: string, afterSe
   await expect.poll(newestShown, { message: `${type} for ${service} after seq ${afterSeq}` }).toBeGreaterThan(afterSeq)
 }
 
+/** Returns the largest seq among the event rows on screen. */
+async function newestSeqShown(page: Page): Promise<number> {
+  const seqs = await page
+    .getByTestId('event-row')
+    .evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-seq'))))
+  return Math.max(0, ...seqs)
+}
+
+/** Runs a service action through the API, bypassing the dashboard. */
+async function postAction(request: APIRequestContext, service: string, action: string): Promise<void> {
+  const { url, token } = e2eServer()
+  const response = await request.post(`${url}/api/v1/services/${service}/${action}`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(response.status(), `${action} ${service}: ${await response.text()}`).toBe(200)
+}
+
 /** Opens the action's dialog, confirms it and waits for the dialog to close. */
 async function confirmAction(page: Page, action: string, service: string): Promise<void> {
   await page.getByRole('button', { name: `${action} ${service}` }).click()
@@ -184,6 +201,28 @@ test('hidden tab pauses metrics', async ({ page }) => {
   await setVisibility(page, 'visible')
   await expect(status).toHaveText('Live')
   await expect.poll(lastSubscribe).toEqual({ type: 'subscribe', topics: ['events', 'metrics', 'services'] })
+})
+
+test('paused feed holds new events', async ({ page, request }) => {
+  await signIn(page, e2eServer().token)
+  await expect(page.getByTestId('connection-status')).toHaveText('Live')
+  await expect(page.getByTestId('event-row').first()).toBeVisible()
+
+  await page.getByRole('button', { name: 'Pause' }).click()
+  const resumeFeed = page.getByRole('button', { name: 'Resume feed' })
+  await expect(resumeFeed).toHaveAttribute('aria-pressed', 'true')
+  const before = await newestSeq(request)
+  await postAction(request, 'storage', 'isolate')
+  await postAction(request, 'storage', 'resume')
+
+  await expect(page.getByText(/^Paused, [1-9]\d* new$/)).toBeVisible()
+  expect(await newestSeqShown(page)).toBeLessThanOrEqual(before)
+  // The services table stays live while the feed is paused.
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+
+  await resumeFeed.click()
+  await expectNewEvent(page, 'SERVICE_ISOLATED', 'storage', before)
+  await expectNewEvent(page, 'SERVICE_RESUMED', 'storage', before)
 })
 
 test('isolate and resume storage', async ({ page, request }) => {
