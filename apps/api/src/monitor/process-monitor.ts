@@ -56,7 +56,11 @@ interface ServiceProcesses {
   forks: number
   forkSecond: number
   forksThisSecond: number
+  /** Pids gone from cgroup.procs whose exit event has not arrived, with the time they were first missed. */
+  missingSince: Map<number, number>
 }
+
+const EXIT_EVENT_GRACE_MS = 1000
 
 function readText(path: string): string | null {
   try {
@@ -189,7 +193,7 @@ export class ProcessMonitor implements Monitor {
       const firstSight = state === undefined || state.mainPid !== service.pid
       if (state === undefined || firstSight) {
         if (state !== undefined) for (const pid of state.processes.keys()) this.owners.delete(pid)
-        state = { mainPid: service.pid, processes: new Map(), forks: 0, forkSecond: 0, forksThisSecond: 0 }
+        state = { mainPid: service.pid, processes: new Map(), forks: 0, forkSecond: 0, forksThisSecond: 0, missingSince: new Map() }
         this.services.set(service.name, state)
       }
       this.reconcile(service.name, state, !firstSight && this.reader === null, now)
@@ -219,10 +223,21 @@ export class ProcessMonitor implements Monitor {
   private reconcile(name: string, state: ServiceProcesses, report: boolean, now: number): void {
     const pids = new Set(this.resolver.pidsOf(name))
     for (const [pid, info] of state.processes) {
-      if (pids.has(pid)) continue
+      if (pids.has(pid)) {
+        state.missingSince.delete(pid)
+        continue
+      }
+      // With the connector, the exit event of a pid gone from cgroup.procs
+      // may still be in a batch on its way; it gets a grace period first.
+      if (this.reader !== null) {
+        const since = state.missingSince.get(pid)
+        if (since === undefined) state.missingSince.set(pid, now)
+        if (since === undefined || now - since < EXIT_EVENT_GRACE_MS) continue
+      }
+      state.missingSince.delete(pid)
       state.processes.delete(pid)
       this.owners.delete(pid)
-      if (report) this.recordExit(name, info, null, now)
+      if (report || this.reader !== null) this.recordExit(name, info, null, now)
     }
     for (const pid of pids) {
       const known = state.processes.get(pid)
@@ -258,7 +273,7 @@ export class ProcessMonitor implements Monitor {
       const service = this.resolver.get(name)!
       const state = this.services.get(name)
       if (state === undefined || state.mainPid !== service.pid) {
-        this.services.set(name, { mainPid: service.pid, processes: new Map(), forks: 0, forkSecond: 0, forksThisSecond: 0 })
+        this.services.set(name, { mainPid: service.pid, processes: new Map(), forks: 0, forkSecond: 0, forksThisSecond: 0, missingSince: new Map() })
       }
       return name
     }
@@ -280,6 +295,9 @@ export class ProcessMonitor implements Monitor {
     }
     state.processes.set(item.pid, info)
     this.owners.set(item.pid, name)
+    // The supervisor's clone of the service's main process is the start, not a fork inside the sandbox.
+    const parentOwner = this.owners.get(parent) ?? this.resolver.serviceOf(parent)
+    if (parentOwner !== name) return
     state.forks += 1
     this.forkCounts.set(name, state.forks)
     const second = Math.floor(item.time / 1000)
@@ -316,6 +334,7 @@ export class ProcessMonitor implements Monitor {
     const state = this.services.get(name)
     const info = state?.processes.get(item.pid)
     state?.processes.delete(item.pid)
+    state?.missingSince.delete(item.pid)
     this.recordExit(name, info ?? { pid: item.pid, ppid: item.parentTgid ?? 0, uid: null, command: [] }, item.exitCode ?? null, item.time)
   }
 
