@@ -37,6 +37,8 @@ export interface CompileInput {
   persistentSources: Record<string, string>
   /** Host folder with the service's files, bound read-only at /run/blackhole-app. */
   appDir?: string
+  /** Host folder with the supervisor's control socket, bound read-only at /run/blackhole-control. */
+  controlDir?: string
   /** The supervisor's environment, read only for the profile's allow-list. */
   env: Record<string, string>
   /** Host filesystem view for Landlock's denied-path listing; the real one by default. */
@@ -51,6 +53,8 @@ export interface CompileResult {
 
 /** Mount point of appDir inside the sandbox. */
 export const APP_MOUNT_POINT = '/run/blackhole-app'
+/** Mount point of controlDir inside the sandbox; BLACKHOLE_CONTROL_SOCKET names the socket in it. */
+export const CONTROL_MOUNT_POINT = '/run/blackhole-control'
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
 
 const STACK_BYTES = 8 * 1024 ** 2
@@ -138,6 +142,7 @@ function buildEnvironment(input: CompileInput, writable: string[]): string[] {
   }
   for (const [name, value] of Object.entries(input.profile.environment.set)) env.set(name, value)
   for (const [name, value] of Object.entries(input.service.environment)) env.set(name, value)
+  if (input.controlDir !== undefined) env.set('BLACKHOLE_CONTROL_SOCKET', `${CONTROL_MOUNT_POINT}/control.sock`)
   return [...env].map(([name, value]) => `${name}=${value}`)
 }
 
@@ -201,6 +206,9 @@ function buildMounts(input: CompileInput): MountStep[] {
   mounts.push(...writableMounts.sort((a, b) => depth(a) - depth(b)))
   if (input.appDir !== undefined) {
     mounts.push({ type: 'bind', source: input.appDir, target: APP_MOUNT_POINT, readOnly: true, recursive: true })
+  }
+  if (input.controlDir !== undefined) {
+    mounts.push({ type: 'bind', source: input.controlDir, target: CONTROL_MOUNT_POINT, readOnly: true, recursive: false })
   }
   // With a writable root the scratch directories stay writable like the rest.
   if (!readOnlyRoot) return mounts
