@@ -19,10 +19,11 @@ import {
   supervisorResponder,
   type Rule,
 } from '../detection/index.js'
+import { startMonitors, type Monitors } from '../monitor/index.js'
 import { Supervisor } from '../sandbox/supervisor.js'
 import type { FailureLimiter } from './auth.js'
 import { buildServer } from './build.js'
-import { VERSION } from './routes.js'
+import { registerHistoryRoute, VERSION } from './routes.js'
 
 /** The dashboard build of this checkout (apps/web/dist), found from this file. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url))
@@ -74,6 +75,8 @@ export interface Blackhole {
   /** The profiles stored at this start and their current versions. */
   profiles: StoredProfile[]
   detection: DetectionEngine
+  /** Landlock, network, process and resource-history monitors. */
+  monitors: Monitors
   /** The rules file in use; null when none. */
   rulesPath: string | null
   /** Stops the services, then closes the server, the audit log and the database. */
@@ -119,6 +122,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
   let audit: AuditLog | null = null
   let incidentDb: Database.Database | null = null
   let detection: DetectionEngine | null = null
+  let monitors: Monitors | null = null
   let supervisor: Supervisor | null = null
   let app: FastifyInstance | null = null
   // Closes what is open, newest first; also the cleanup after a failed start.
@@ -126,6 +130,8 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
   const closeAll = async (actor: string) => {
     if (detection !== null) await detection.stop()
     if (supervisor !== null) await supervisor.shutdown(actor)
+    // After shutdown, so the services' last exits are still attributed.
+    monitors?.stop()
     if (app !== null) await app.close()
     if (audit !== null) await audit.close()
     incidentDb?.close()
@@ -159,8 +165,8 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     })
     supervisor = services
 
-    // Incidents are written through better-sqlite3 like the audit records,
-    // on a connection of their own.
+    // Incidents and resource minutes are written through better-sqlite3
+    // like the audit records, on a connection of their own.
     incidentDb = new Database(database.path)
     const incidents = new IncidentStore(incidentDb, auditLog)
     const engine = new DetectionEngine({
@@ -183,6 +189,19 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       limiter: options.limiter,
     })
     app = server
+    const monitorLogger = {
+      warn: (message: string) => server.log.warn(message),
+      error: (message: string) => server.log.error(message),
+    }
+    const running = startMonitors({
+      supervisor: services,
+      record: (input) => auditLog.append(input),
+      database: incidentDb,
+      cgroupRoot: options.cgroupRoot,
+      logger: monitorLogger,
+    })
+    monitors = running
+    registerHistoryRoute(server, services, running.history)
     await server.register(detectionRoutes, { prefix: '/api/v1', engine, incidents, audit: auditLog, rulesFile: rulesPath })
     engine.start(auditLog)
     if (options.autostart !== false) await services.startAll('supervisor')
@@ -198,6 +217,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       supervisor: services,
       profiles,
       detection: engine,
+      monitors: running,
       rulesPath,
       close,
     }

@@ -140,3 +140,39 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
 
   app.get('/api/v1/host', async () => deps.hostFacts())
 }
+
+/** The part of the resource history the history route reads. */
+export interface HistorySource {
+  range(service: string, from: number, to: number): unknown
+}
+
+const HOUR_MS = 60 * 60 * 1000
+
+const historyQuery = {
+  type: 'object',
+  properties: {
+    from: { type: 'integer', minimum: 0 },
+    to: { type: 'integer', minimum: 0 },
+  },
+  additionalProperties: false,
+} as const
+
+/**
+ * Registers GET /api/v1/services/:name/history?from=&to= (milliseconds since
+ * the epoch; the last hour by default): per-second samples while they are
+ * in memory, one-minute aggregates for older periods.
+ */
+export function registerHistoryRoute(app: FastifyInstance, supervisor: SupervisorPort, history: HistorySource): void {
+  app.get<{ Params: NameParams; Querystring: { from?: number; to?: number } }>(
+    '/api/v1/services/:name/history',
+    { schema: { params: nameParams, querystring: historyQuery } },
+    async (request) => {
+      const { name } = request.params
+      supervisor.get(name)
+      const to = request.query.to ?? Date.now()
+      const from = request.query.from ?? to - HOUR_MS
+      if (from > to) throw apiError('INVALID_REQUEST', `querystring.from: ${from} is after to (${to}); swap them`)
+      return history.range(name, from, to)
+    },
+  )
+}

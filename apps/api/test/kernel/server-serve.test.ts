@@ -270,6 +270,17 @@ describe('blackhole serve', () => {
     expect((body as { service: string }[])[0]?.service).toBe('identity')
   })
 
+  it('keeps a per-second resource history', async () => {
+    const history = await waitFor('storage history samples', 10_000, async () => {
+      const { body } = await api('/services/storage/history')
+      const range = body as { resolution: string; samples: { service: string; memoryBytes: number }[] }
+      return range.samples.length >= 2 ? range : null
+    })
+    expect(history.resolution).toBe('second')
+    expect(history.samples.every((sample) => sample.service === 'storage')).toBe(true)
+    expect(history.samples.at(-1)!.memoryBytes).toBeGreaterThan(0)
+  })
+
   it('stops everything on SIGTERM', async () => {
     child.kill('SIGTERM')
     const result = await Promise.race([exit, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))])

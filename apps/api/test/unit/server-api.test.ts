@@ -260,6 +260,25 @@ describe('REST API', () => {
     expect(authorized.statusCode).toBe(200)
   })
 
+  it('returns an empty resource history', async () => {
+    const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/services/identity/history', headers: auth() })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().service).toBe('identity')
+    expect(response.json().samples).toEqual([])
+  })
+
+  it('rejects a history range that ends first', async () => {
+    const response = await blackhole.app.inject({
+      method: 'GET',
+      url: '/api/v1/services/identity/history?from=2000&to=1000',
+      headers: auth(),
+    })
+    expect(response.statusCode).toBe(400)
+    expect(response.json().message).toBe('querystring.from: 2000 is after to (1000); swap them')
+    const unknown = await blackhole.app.inject({ method: 'GET', url: '/api/v1/services/x/history', headers: auth() })
+    expect(unknown.statusCode).toBe(404)
+  })
+
   it('describes the routes in OpenAPI', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })
     expect(response.statusCode).toBe(200)
