@@ -21,7 +21,7 @@ export interface SupervisorPort {
   /** Throws an error with code SERVICE_NOT_FOUND for an unknown name. */
   get(name: string): ServiceStatus
   start(name: string, actor: string): Promise<unknown>
-  stop(name: string, actor: string): Promise<unknown>
+  stop(name: string, actor: string, options?: { graceMs?: number }): Promise<unknown>
   terminate(name: string, actor: string, options?: { graceMs?: number }): Promise<unknown>
   isolate(name: string, actor: string, reason?: string): Promise<unknown>
   resume(name: string, actor: string): Promise<unknown>

@@ -28,7 +28,7 @@ const nameParams = {
 
 const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const
 
-const actionQuery = {
+const graceQuery = {
   type: 'object',
   properties: { graceMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
   additionalProperties: false,
@@ -80,6 +80,9 @@ async function runAction(
     case 'terminate':
       await supervisor.terminate(name, actor, graceMs === undefined ? {} : { graceMs })
       return
+    case 'stop':
+      await supervisor.stop(name, actor, graceMs === undefined ? {} : { graceMs })
+      return
     case 'isolate':
       await supervisor.isolate(name, actor, `requested by ${actor}`)
       return
@@ -110,7 +113,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
   for (const action of SERVICE_ACTIONS) {
     app.post<{ Params: NameParams; Querystring: { graceMs?: number } }>(
       `/api/v1/services/:name/${action}`,
-      { schema: { params: nameParams, querystring: action === 'terminate' ? actionQuery : emptyQuery } },
+      { schema: { params: nameParams, querystring: action === 'terminate' || action === 'stop' ? graceQuery : emptyQuery } },
       async (request) => {
         const { name } = request.params
         // get() throws SERVICE_NOT_FOUND before anything is attempted.
