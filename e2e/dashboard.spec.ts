@@ -207,6 +207,7 @@ test('paused feed holds new events', async ({ page, request }) => {
   await signIn(page, e2eServer().token)
   await expect(page.getByTestId('connection-status')).toHaveText('Live')
   await expect(page.getByTestId('event-row').first()).toBeVisible()
+  await expect(serviceState(page, 'storage')).toHaveText('running')
 
   await page.getByRole('button', { name: 'Pause' }).click()
   const resumeFeed = page.getByRole('button', { name: 'Resume feed' })
@@ -239,6 +240,32 @@ test('isolate and resume storage', async ({ page, request }) => {
   await expect(serviceState(page, 'storage')).toHaveText('running')
   await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Resumed: now running')
   await expectNewEvent(page, 'SERVICE_RESUMED', 'storage', before)
+})
+
+test('action shows the API error', async ({ page, request }) => {
+  const { url, token } = e2eServer()
+  await signIn(page, token)
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+
+  // Isolate through the API while the dialog is open, so the dashboard's
+  // own request meets a state conflict on the real server.
+  await page.getByRole('button', { name: 'Isolate storage' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Isolate storage?' })
+  await expect(dialog).toBeVisible()
+  await postAction(request, 'storage', 'isolate')
+  await expect(serviceState(page, 'storage')).toHaveText('isolated')
+  await dialog.getByRole('button', { name: 'Isolate', exact: true }).click()
+
+  const conflict = await request.post(`${url}/api/v1/services/storage/isolate`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(conflict.status()).toBe(409)
+  const body = (await conflict.json()) as { error: string; message: string }
+  expect(body.error).toBe('INVALID_STATE')
+  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText(body.message)
+
+  await confirmAction(page, 'Resume', 'storage')
+  await expect(serviceState(page, 'storage')).toHaveText('running')
 })
 
 test('terminate and start identity', async ({ page, request }) => {
