@@ -79,7 +79,7 @@ export interface Blackhole {
   monitors: Monitors
   /** The rules file in use; null when none. */
   rulesPath: string | null
-  /** Stops the services, then closes the server, the audit log and the database. */
+  /** Stops detection and the services, then closes the monitors, the server, the audit log and the database. */
   close(actor?: string): Promise<void>
 }
 
@@ -107,10 +107,11 @@ function defaultRulesPath(configPath: string): string | null {
 }
 
 /**
- * Opens everything `blackhole serve` runs, in order: the config, the
- * database with its migrations, the first admin token, the profile
- * versions, the audit log, the supervisor and the HTTP server. It does not
- * listen; the caller calls `app.listen`.
+ * Opens everything `blackhole serve` runs, in order: the config and rules,
+ * the database with its migrations, the first admin token, the profile
+ * versions, the audit log, the supervisor, the detection engine, the HTTP
+ * server and the monitors. It does not listen, so the caller calls
+ * `app.listen`.
  */
 export async function openBlackhole(options: BlackholeOptions): Promise<Blackhole> {
   const configPath = resolve(options.configPath)
@@ -125,8 +126,8 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
   let monitors: Monitors | null = null
   let supervisor: Supervisor | null = null
   let app: FastifyInstance | null = null
-  // Closes what is open, newest first; also the cleanup after a failed start.
-  // Detection stops first so no rule responds while services shut down.
+  // Closes what is open, and cleans up after a failed start too. Detection
+  // stops first so that no rule responds while the services shut down.
   const closeAll = async (actor: string) => {
     if (detection !== null) await detection.stop()
     if (supervisor !== null) await supervisor.shutdown(actor)
