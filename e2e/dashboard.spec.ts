@@ -78,6 +78,9 @@ async function confirmAction(page: Page, action: string, service: string): Promi
 // The tests share one server and run in file order on one worker. A test
 // that changes a service returns it to running, and a failed test does not
 // skip the ones after it.
+// NOTE: the server answers 429 to every request from an address after 10
+// failed authentications in a minute, valid token or not. The wrong-token
+// tests below cause about five, so add new ones with care.
 
 test('login rejects a wrong token', async ({ page, request }) => {
   const { url } = e2eServer()
@@ -201,6 +204,35 @@ test('hidden tab pauses metrics', async ({ page }) => {
   await setVisibility(page, 'visible')
   await expect(status).toHaveText('Live')
   await expect.poll(lastSubscribe).toEqual({ type: 'subscribe', topics: ['events', 'metrics', 'services'] })
+})
+
+test('stream rejects a bad token', async ({ page }) => {
+  // The REST calls keep the right token; only the socket's auth message
+  // is swapped, so the real server closes the stream with 4401.
+  await page.routeWebSocket(/\/api\/v1\/stream$/, (route) => {
+    const server = route.connectToServer()
+    route.onMessage((message) => {
+      const parsed = JSON.parse(String(message)) as { type: string }
+      server.send(parsed.type === 'auth' ? JSON.stringify({ ...parsed, token: 'not-the-token' }) : message)
+    })
+  })
+  await signIn(page, e2eServer().token)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  await expect(page.getByTestId('connection-status')).toHaveText('Stream rejected the token')
+})
+
+test('a 401 after sign-in signs out', async ({ page }) => {
+  await signIn(page, e2eServer().token)
+  await expect(serviceState(page, 'storage')).toHaveText('running')
+  await page.route('**/api/v1/**', (route) =>
+    route.continue({ headers: { ...route.request().headers(), authorization: 'Bearer not-the-token' } }),
+  )
+
+  await confirmAction(page, 'Isolate', 'storage')
+  await expect(page.getByLabel('API token')).toBeVisible()
+  await expect(page.getByRole('status')).toHaveText(/^Signed out: .+/)
+  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
+  expect(stored).toBeNull()
 })
 
 test('paused feed holds new events', async ({ page, request }) => {
