@@ -76,6 +76,10 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const removeSignalHandlers = () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 
   let blackhole: Blackhole
   try {
@@ -91,6 +95,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       autostart: false,
     })
   } catch (error) {
+    removeSignalHandlers()
     if (error instanceof ConfigError) {
       for (const problem of error.errors) output.err(formatError(problem))
       return 1
@@ -104,10 +109,12 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       app.log.info({ signal: signalled }, 'stopping services and shutting down')
       blackhole.close('supervisor').then(
         () => {
+          removeSignalHandlers()
           output.out('Blackhole stopped')
           resolve(0)
         },
         (error: unknown) => {
+          removeSignalHandlers()
           output.err(`blackhole: shutdown failed: ${(error as Error).message}`)
           resolve(1)
         },
@@ -124,6 +131,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   } catch (error) {
     output.err(`blackhole: cannot listen on ${host}:${port}: ${(error as Error).message}`)
     await blackhole.close('supervisor')
+    removeSignalHandlers()
     return 1
   }
   const address = app.server.address()

@@ -70,6 +70,7 @@ describe('blackhole command line', () => {
   })
 
   it('prints every config error for serve and exits 1', async () => {
+    const signalListeners = process.listenerCount('SIGTERM')
     const folder = newFolder()
     writeFileSync(folder.configPath, 'security_profiles:\n  a:\n    capabilitiez: []\n  b:\n    network:\n      allowed_ports: [0]\n')
     const output = capture()
@@ -77,6 +78,8 @@ describe('blackhole command line', () => {
     expect(output.stderr.length).toBe(2)
     expect(output.stderr[0]).toMatch(new RegExp(`^${folder.configPath}:3:5: security_profiles\\.a\\.capabilitiez: unknown key`))
     expect(output.stderr[1]).toMatch(new RegExp(`^${folder.configPath}:6:23: security_profiles\\.b\\.network\\.allowed_ports\\[0\\]: `))
+    // serve returned, so it must not keep intercepting signals.
+    expect(process.listenerCount('SIGTERM')).toBe(signalListeners)
   })
 })
 
