@@ -107,6 +107,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const authenticator = createAuthenticator(options.prisma, options.audit, options.limiter)
   app.addHook('onRequest', authHook(authenticator))
 
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-content-type-options', 'nosniff')
+    void reply.header('x-frame-options', 'DENY')
+    void reply.header('referrer-policy', 'no-referrer')
+    // API responses describe live state and may follow a token check, so no
+    // cache, shared or private, may keep them.
+    if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store')
+  })
+
   // POST actions carry no body; an empty JSON body is accepted as none.
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {

@@ -113,6 +113,14 @@ describe('REST API', () => {
     }
   })
 
+  it('sets the security headers', async () => {
+    const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/services', headers: auth() })
+    expect(response.headers['x-content-type-options']).toBe('nosniff')
+    expect(response.headers['x-frame-options']).toBe('DENY')
+    expect(response.headers['referrer-policy']).toBe('no-referrer')
+    expect(response.headers['cache-control']).toBe('no-store')
+  })
+
   it('returns one service', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/services/storage', headers: auth() })
     expect(response.statusCode).toBe(200)
