@@ -78,7 +78,7 @@ async function confirmAction(page: Page, action: string, service: string): Promi
 // The tests share one server and run in file order on one worker. A test
 // that changes a service returns it to running, and a failed test does not
 // skip the ones after it.
-// NOTE: the server answers 429 to every request from an address after 10
+// NOTE: the server returns 429 for every request from an address after 10
 // failed authentications in a minute, valid token or not. The wrong-token
 // tests below cause about five, so add new ones with care.
 
