@@ -26,6 +26,11 @@ export interface StreamClientOptions {
   token: string
   onMessage: (message: StreamMessage) => void
   onState: (state: StreamState) => void
+  /**
+   * Called on resume when more messages arrived while paused than the
+   * queue keeps, so the caller should refetch services and events.
+   */
+  onGap?: () => void
   /** Injected so tests can run the client without a browser socket. */
   createSocket?: (url: string) => WebSocket
   random?: () => number
@@ -34,8 +39,13 @@ export interface StreamClientOptions {
 /** The server closes with this code when the auth message is missing or wrong. */
 export const authRejectedCode = 4401
 
-/** WebSocket.OPEN, spelled out because Node 20 (the test runner) has no global WebSocket. */
+// WebSocket.CONNECTING and OPEN, spelled out because Node 20 (the test
+// runner) has no global WebSocket.
+const socketConnecting = 0
 const socketOpen = 1
+
+/** Messages queued while paused; past this the oldest are dropped. */
+export const maxHeldMessages = 1000
 
 const allTopics = ['events', 'metrics', 'services']
 const hiddenTopics = ['events', 'services']
@@ -52,6 +62,7 @@ export class StreamClient {
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private stopped = false
   private held: StreamMessage[] = []
+  private heldOverflow = false
   private state: StreamState = {
     status: 'connecting',
     attempt: 0,
@@ -73,8 +84,15 @@ export class StreamClient {
     this.stopped = true
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.retryTimer = null
-    this.socket?.close(1000, 'dashboard closed')
+    const socket = this.socket
     this.socket = null
+    if (socket !== null) {
+      // Closing a socket that is still connecting makes browsers log an
+      // error, so it is closed once it opens.
+      const close = () => socket.close(1000, 'dashboard closed')
+      if (socket.readyState === socketConnecting) socket.addEventListener('open', close)
+      else close()
+    }
     this.update({ status: 'closed', retryAt: null })
   }
 
@@ -85,8 +103,11 @@ export class StreamClient {
     this.sendSubscribe()
     if (paused) return
     const held = this.held
+    const overflow = this.heldOverflow
     this.held = []
+    this.heldOverflow = false
     for (const message of held) this.options.onMessage(message)
+    if (overflow) this.options.onGap?.()
   }
 
   private connect(): void {
@@ -135,10 +156,24 @@ export class StreamClient {
       if (this.state.paused) this.sendSubscribe()
     }
     if (this.state.paused && message.type !== 'hello') {
-      if (message.type !== 'metrics') this.held.push(message)
+      this.hold(message)
       return
     }
     this.options.onMessage(message)
+  }
+
+  private hold(message: StreamMessage): void {
+    // Metrics are unsubscribed while paused, and a late one is stale anyway.
+    if (message.type === 'metrics') return
+    if (message.type === 'service') {
+      const name = message.service.name
+      this.held = this.held.filter((held) => held.type !== 'service' || held.service.name !== name)
+    }
+    this.held.push(message)
+    if (this.held.length > maxHeldMessages) {
+      this.held.shift()
+      this.heldOverflow = true
+    }
   }
 
   private scheduleReconnect(lastClose: string): void {

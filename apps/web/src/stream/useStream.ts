@@ -1,5 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useState } from 'react'
+import { queryKeys } from '../api/queryKeys.js'
 import { applyStreamMessage } from './applyStreamMessage.js'
 import { StreamClient, type StreamState } from './StreamClient.js'
 import { streamUrl } from './streamUrl.js'
@@ -32,6 +33,10 @@ export function useStream(token: string | null): StreamState {
         applyStreamMessage(queryClient, message, hellos > 1)
       },
       onState: setState,
+      onGap: () => {
+        void queryClient.invalidateQueries({ queryKey: queryKeys.services })
+        void queryClient.invalidateQueries({ queryKey: queryKeys.events })
+      },
     })
     const syncVisibility = () => client.setPaused(document.visibilityState === 'hidden')
     syncVisibility()

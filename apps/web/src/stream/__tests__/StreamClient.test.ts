@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { AuditRecord, StreamMessage } from '../../api/types.js'
-import { StreamClient, type StreamState } from '../StreamClient.js'
+import type { AuditRecord, ServiceStatus, StreamMessage } from '../../api/types.js'
+import { maxHeldMessages, StreamClient, type StreamState } from '../StreamClient.js'
 
 type Listener = (event: { data?: unknown; code?: number; reason?: string }) => void
 
@@ -63,15 +63,35 @@ function event(seq: number): AuditRecord {
   }
 }
 
+function service(name: string, state: ServiceStatus['state']): ServiceStatus {
+  return {
+    name,
+    profile: name,
+    state,
+    pid: null,
+    uid: null,
+    gid: null,
+    blocked: false,
+    startedAt: null,
+    exitCode: null,
+    exitSignal: null,
+    restarts: 0,
+    lastError: null,
+    command: [],
+  }
+}
+
 function setup() {
   const sockets: FakeSocket[] = []
   const messages: StreamMessage[] = []
   const states: StreamState[] = []
+  const gaps: number[] = []
   const client = new StreamClient({
     url: 'ws://127.0.0.1/api/v1/stream',
     token: 'token-1',
     onMessage: (message) => messages.push(message),
     onState: (state) => states.push(state),
+    onGap: () => gaps.push(messages.length),
     createSocket: () => {
       const socket = new FakeSocket()
       sockets.push(socket)
@@ -80,7 +100,7 @@ function setup() {
     random: () => 0.5,
   })
   const lastState = () => states.at(-1)!
-  return { client, sockets, messages, lastState }
+  return { client, sockets, messages, lastState, gaps }
 }
 
 describe('StreamClient', () => {
@@ -168,6 +188,16 @@ describe('StreamClient', () => {
     expect(lastState().status).toBe('closed')
   })
 
+  it('should close a connecting socket once open', () => {
+    const { client, sockets } = setup()
+    client.start()
+    client.stop()
+    expect(sockets[0]!.closedWith).toBeNull()
+    sockets[0]!.open()
+    expect(sockets[0]!.closedWith).toEqual([1000, 'dashboard closed'])
+    expect(sockets[0]!.sent).toEqual([])
+  })
+
   it('should cancel a pending retry on stop', () => {
     const { client, sockets } = setup()
     client.start()
@@ -197,6 +227,46 @@ describe('StreamClient', () => {
       { type: 'event', event: event(1) },
       { type: 'event', event: event(2) },
     ])
+  })
+
+  it('should keep the latest status per service', () => {
+    const { client, sockets, messages } = setup()
+    client.start()
+    sockets[0]!.open()
+    sockets[0]!.receive({ type: 'hello', services: [] })
+    client.setPaused(true)
+    sockets[0]!.receive({ type: 'service', service: service('identity', 'stopping') })
+    sockets[0]!.receive({ type: 'event', event: event(1) })
+    sockets[0]!.receive({ type: 'service', service: service('identity', 'stopped') })
+    client.setPaused(false)
+    expect(messages.slice(1)).toEqual([
+      { type: 'event', event: event(1) },
+      { type: 'service', service: service('identity', 'stopped') },
+    ])
+  })
+
+  it('should report a gap after overflow', () => {
+    const { client, sockets, messages, gaps } = setup()
+    client.start()
+    sockets[0]!.open()
+    sockets[0]!.receive({ type: 'hello', services: [] })
+    client.setPaused(true)
+    for (let seq = 1; seq <= maxHeldMessages + 5; seq++) sockets[0]!.receive({ type: 'event', event: event(seq) })
+    client.setPaused(false)
+    expect(messages).toHaveLength(1 + maxHeldMessages)
+    expect(messages[1]).toEqual({ type: 'event', event: event(6) })
+    expect(gaps).toEqual([1 + maxHeldMessages])
+  })
+
+  it('should report no gap without overflow', () => {
+    const { client, sockets, gaps } = setup()
+    client.start()
+    sockets[0]!.open()
+    sockets[0]!.receive({ type: 'hello', services: [] })
+    client.setPaused(true)
+    sockets[0]!.receive({ type: 'event', event: event(1) })
+    client.setPaused(false)
+    expect(gaps).toEqual([])
   })
 
   it('should subscribe after hello when paused early', () => {
