@@ -148,11 +148,18 @@ export function removeServiceRules(ifname: string, listenPorts: number[] = []): 
   for (const chain of Object.values(chainNames(ifname))) {
     if (state.chains.has(chain)) lines.push(`flush chain ${t} ${chain}`, `delete chain ${t} ${chain}`)
   }
-  // The last service gone takes the table with it, so an idle host keeps no blackhole rules.
   const ports = listenPorts.map(String)
-  const others = [...state.elements.values()].some((keys) => [...keys].some((key) => key !== ifname && !ports.includes(key)))
-  if (!others) lines.splice(0, lines.length, `delete table ${t}`)
-  runNft(`${lines.join('\n')}\n`)
+  runDeletions(state, lines, (container, key) => (container === 'blocked_ports' ? ports.includes(key) : key === ifname))
+}
+
+/**
+ * Runs the delete commands, or deletes the whole table when nothing but the
+ * removed keys is left in it, so an idle host keeps no blackhole rules.
+ */
+function runDeletions(state: TableState, lines: string[], removed: (container: string, key: string) => boolean): void {
+  const others = [...state.elements].some(([container, keys]) => [...keys].some((key) => !removed(container, key)))
+  if (!others) runNft(`delete table inet ${NFT_TABLE}\n`)
+  else if (lines.length > 0) runNft(`${lines.join('\n')}\n`)
 }
 
 /**
@@ -179,7 +186,9 @@ export function unblockTraffic(ifname: string | null, listenPorts: number[]): vo
   for (const port of listenPorts) {
     if (state.elements.get('blocked_ports')?.has(String(port))) lines.push(`delete element ${t} blocked_ports { ${port} }`)
   }
-  if (lines.length > 0) runNft(`${lines.join('\n')}\n`)
+  const ports = listenPorts.map(String)
+  runDeletions(state, lines, (container, key) =>
+    (container === 'blocked_ports' && ports.includes(key)) || (container === 'blocked_ifaces' && key === ifname))
 }
 
 /** Lists the table's rules as `nft list table` prints them; empty when the table does not exist. */

@@ -180,6 +180,21 @@ export interface PrepareOptions {
   /** Leaf cgroup name; defaults to the service name. */
   cgroupName?: string
   cgroupLayout?: CgroupLayout
+  /**
+   * Runs once the identity is known and the cgroup exists, before the spec
+   * is compiled, to bind listen sockets and the control socket for that
+   * uid and gid. A throw removes the cgroup; what the hook created before
+   * throwing is the hook's to clean up.
+   */
+  attach?: (identity: { uid: number; gid: number }) => Promise<LaunchAttachments>
+}
+
+/** Descriptors and folders the supervisor prepares for one launch. */
+export interface LaunchAttachments {
+  /** Already bound listening sockets, passed as descriptors 3, 4, ... */
+  listenFds: { fd: number; name: string }[]
+  /** Host folder of the control socket, bound read-only at /run/blackhole-control. */
+  controlDir?: string
 }
 
 export interface PreparedLaunch {
@@ -237,6 +252,14 @@ export async function prepareLaunch(options: PrepareOptions): Promise<PreparedLa
     throw new LaunchError('cgroup', 5, 'EIO', message, cgroup.name)
   }
 
+  let attachments: LaunchAttachments = { listenFds: [] }
+  try {
+    if (options.attach !== undefined) attachments = await options.attach({ uid: identity.uid, gid: identity.gid })
+  } catch (error) {
+    await cgroup.remove().catch(() => undefined)
+    throw error
+  }
+
   try {
     const compiled = compileLaunch({
       profile,
@@ -246,9 +269,10 @@ export async function prepareLaunch(options: PrepareOptions): Promise<PreparedLa
       identity,
       host: { arch, landlockAbi: facts.landlockAbi, boundingCaps: boundingCapabilities(facts.boundingSet), cgroupProcs: cgroup.procsFiles() },
       stdio: options.stdio,
-      listenFds: [],
+      listenFds: attachments.listenFds,
       persistentSources,
       appDir: service.workingDirectory,
+      ...(attachments.controlDir === undefined ? {} : { controlDir: attachments.controlDir }),
       env: process.env as Record<string, string>,
     })
     return { ...compiled, profile, identity, cgroup, file }

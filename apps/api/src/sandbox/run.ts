@@ -4,10 +4,12 @@
 import { closeFd, pidfdSendSignal, SeccompNotifier, watchExit, type NotifyEvent } from '@blackhole/native'
 import type { Config, ServiceDefinition } from '@blackhole/policy'
 import { constants } from 'node:os'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { AuditInput } from '../types.js'
 import { notifyEventToAudit } from './notify.js'
 import { LaunchError, prepareLaunch, profileOf, spawnPrepared } from './launch.js'
+import { ServiceNetwork } from './network.js'
+import type { ServiceCgroup } from './cgroups.js'
 
 export interface RunOptions {
   config: Config
@@ -56,22 +58,33 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
     autostart: false,
   }
 
-  const prepared = await prepareLaunch({
-    // The cgroup name carries the pid so concurrent runs of one profile do not collide.
-    name: profileName,
-    cgroupName: `run-${profileName}-${process.pid}`,
-    service,
-    config,
-    dataDir: options.dataDir ?? 'data',
-    stdio: [0, 1, 2],
-    cgroupParent: options.cgroupParent ?? 'blackhole',
-  })
-  const cgroup = prepared.cgroup
+  const dataDir = resolve(options.dataDir ?? 'data')
+  let cgroup: ServiceCgroup | null = null
+  const network = runNetwork(options, dataDir, () => cgroup, stderr, record)
+  let prepared: Awaited<ReturnType<typeof prepareLaunch>>
+  try {
+    prepared = await prepareLaunch({
+      // The cgroup name carries the pid so concurrent runs of one profile do not collide.
+      name: profileName,
+      cgroupName: `run-${profileName}-${process.pid}`,
+      service,
+      config,
+      dataDir,
+      stdio: [0, 1, 2],
+      cgroupParent: options.cgroupParent ?? 'blackhole',
+      attach: (identity) => network.attach(identity),
+    })
+  } catch (error) {
+    await network.release().catch(() => undefined)
+    throw error
+  }
+  cgroup = prepared.cgroup
+  for (const warning of network.warnings()) stderr.write(`blackhole: warning: ${warning}\n`)
   let notifier: SeccompNotifier | null = null
   const forwarders = new Map<NodeJS.Signals, () => void>()
 
   try {
-    const child = spawnPrepared(prepared)
+    const child = spawnPrepared(prepared, (pid) => network.beforeRelease(pid))
     await record({
       service: profileName, pid: child.pid, type: 'SERVICE_STARTED', severity: 'info', actor: 'cli',
       description: `${profileName} started as pid ${child.pid} by blackhole run`,
@@ -123,8 +136,46 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
   } finally {
     for (const [signal, forward] of forwarders) process.off(signal, forward)
     notifier?.close()
+    await network.release().catch((error: unknown) => stderr.write(`blackhole: releasing the network failed: ${(error as Error).message}\n`))
     await cgroup.remove()
   }
+}
+
+/**
+ * The network of one `blackhole run`. Its veth and control socket carry
+ * `run-<cli pid>` as their name, so concurrent runs of one profile and a
+ * supervised service of the same name never share a link or a socket.
+ */
+function runNetwork(
+  options: RunOptions, dataDir: string, currentCgroup: () => ServiceCgroup | null,
+  stderr: NodeJS.WritableStream, record: (input: AuditInput) => Promise<unknown>,
+): ServiceNetwork {
+  const service = options.profileName
+  return new ServiceNetwork({
+    service: `run-${process.pid}`,
+    profile: profileOf(options.config, service),
+    dataDir,
+    isServiceProcess: (pid) => currentCgroup()?.pids().includes(pid) ?? false,
+    control: {
+      ready: (peer) => {
+        void record({
+          service, pid: peer.pid, type: 'SERVICE_READY', severity: 'info', actor: 'service',
+          description: `${service} reported READY=1 on its control socket`, metadata: { peerUid: peer.uid },
+        }).catch(() => undefined)
+      },
+      status: (text) => stderr.write(`blackhole: status: ${text}\n`),
+      watchdog: () => undefined,
+      stopping: () => undefined,
+      rejected: (peer, reason) => {
+        stderr.write(`blackhole: rejected a control socket connection: ${reason}\n`)
+        void record({
+          service, pid: peer?.pid ?? null, type: 'CONTROL_REJECTED', severity: 'medium', actor: 'cli',
+          description: `rejected a connection to the control socket of ${service}: ${reason}`,
+          metadata: peer === null ? { reason } : { peerPid: peer.pid, peerUid: peer.uid, peerGid: peer.gid, reason },
+        }).catch(() => undefined)
+      },
+    },
+  })
 }
 
 /** Maps an exit to a shell-style status: the code, or 128 + the signal number. */

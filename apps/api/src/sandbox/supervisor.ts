@@ -21,7 +21,7 @@ import {
   profileOf,
   spawnPrepared,
 } from './launch.js'
-import { cutLinks, restoreLinks } from './network.js'
+import { ServiceNetwork } from './network.js'
 import { notifyEventToAudit } from './notify.js'
 import { removeRunState, writeRunState } from './run-state.js'
 
@@ -43,7 +43,19 @@ export interface SupervisorOptions {
   graceMs?: number
   /** Interval of the 'metrics' event, in milliseconds (default 1000). */
   metricsIntervalMs?: number
+  /** IPv4 CIDR from which each veth service gets a /30 (default 169.254.128.0/17). */
+  vethRange?: string
   logger?: SupervisorLogger
+}
+
+/** What a service last reported on its control socket. */
+export interface ControlState {
+  /** True after READY=1, until the process exits. */
+  ready: boolean
+  /** The last STATUS= text; null before the first. */
+  statusText: string | null
+  /** Milliseconds since the epoch of the last WATCHDOG=1; null before the first. */
+  watchdogAt: number | null
 }
 
 export interface ExitInfo {
@@ -69,6 +81,9 @@ interface ServiceRuntime {
   reaped: boolean
   /** Reasons the network is cut. The links come back up when the set is empty. */
   netCuts: Set<'isolate' | 'block'>
+  /** Listen sockets, control socket and veth pair of the current process. */
+  network: ServiceNetwork | null
+  control: ControlState
   restartTimer: NodeJS.Timeout | null
   backoffMs: number
   startedAtMs: number
@@ -103,6 +118,7 @@ export class Supervisor extends EventEmitter {
   private readonly graceMs: number
   private readonly logger: SupervisorLogger
   private readonly layout: CgroupLayout
+  private readonly vethRange: string | undefined
   private readonly services = new Map<string, ServiceRuntime>()
   private metricsTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
@@ -118,6 +134,7 @@ export class Supervisor extends EventEmitter {
     this.graceMs = options.graceMs ?? 5000
     this.logger = options.logger ?? quietLogger
     this.layout = detectLayout()
+    this.vethRange = options.vethRange
     for (const [name, definition] of Object.entries(this.config.services)) {
       this.services.set(name, {
         name,
@@ -131,6 +148,8 @@ export class Supervisor extends EventEmitter {
         intent: null,
         reaped: false,
         netCuts: new Set(),
+        network: null,
+        control: { ready: false, statusText: null, watchdogAt: null },
         restartTimer: null,
         backoffMs: MIN_BACKOFF_MS,
         startedAtMs: 0,
@@ -345,29 +364,29 @@ export class Supervisor extends EventEmitter {
     })
     let logFd: number | null = null
     let cgroup: ServiceCgroup | null = null
+    runtime.control = { ready: false, statusText: null, watchdogAt: null }
+    const network = this.serviceNetwork(runtime, () => cgroup)
     try {
       logFd = openServiceLog(this.dataDir, name)
       const prepared = await prepareLaunch({
         name, service: definition, config: this.config, dataDir: this.dataDir,
         stdio: [-1, logFd, logFd], cgroupParent: this.cgroupParent, cgroupLayout: this.layout,
+        attach: (identity) => network.attach(identity),
       })
       cgroup = prepared.cgroup
-      const warnings = [...prepared.warnings]
-      if (prepared.profile.network.mode === 'veth') {
-        // NOTE: no veth pair is created yet, so such a service has only its loopback link.
-        warnings.push(`network mode veth of profile ${definition.profile} is not set up yet; ${name} gets only a loopback link`)
-      }
+      const warnings = [...prepared.warnings, ...network.warnings()]
       for (const warning of warnings) {
         await this.safeRecord({
           service: name, type: 'PROFILE_WARNING', severity: 'low', description: warning, actor: 'supervisor',
           metadata: { profile: definition.profile },
         })
       }
-      const child = spawnPrepared(prepared)
+      const child = spawnPrepared(prepared, (pid) => network.beforeRelease(pid))
       closeQuietly(logFd)
       logFd = null
       runtime.pidfd = child.pidfd
       runtime.cgroup = cgroup
+      runtime.network = network
       runtime.startedAtMs = Date.now()
       runtime.oomKills = cgroup.oomKills()
       runtime.status.command = [...prepared.spec.argv]
@@ -406,11 +425,13 @@ export class Supervisor extends EventEmitter {
           group: prepared.identity.group, profile: definition.profile,
           profileSha256: profileSha256(prepared.profile), configSha256: this.config.sha256,
           command: prepared.spec.argv, cgroup: cgroup.dirs(), restarts: runtime.status.restarts,
+          ...network.describe(),
         },
       })
     } catch (error) {
       closeQuietly(logFd)
       if (runtime.exited === null && cgroup !== null) await cgroup.remove().catch(() => undefined)
+      if (runtime.exited === null) await this.releaseNetwork(runtime, network)
       const failure = describeLaunchFailure(error, 'prepare')
       this.setStatus(runtime, { state: 'failed', lastError: failure.message })
       this.logger.error(`launch of ${name} failed at step ${failure.step}: ${failure.message}`)
@@ -480,6 +501,9 @@ export class Supervisor extends EventEmitter {
     }
     runtime.cgroup = null
     runtime.netCuts.clear()
+    if (runtime.network !== null) await this.releaseNetwork(runtime, runtime.network)
+    runtime.network = null
+    runtime.control.ready = false
     removeRunState(this.dataDir, name)
 
     const intended = runtime.intent !== null
@@ -584,10 +608,14 @@ export class Supervisor extends EventEmitter {
 
   // ---- network ----
 
-  /** Takes every link in the sandbox's network namespace down; returns false for network mode host. */
+  /**
+   * Takes every link in the sandbox's network namespace and the host end of
+   * its veth down, and drops its veth and listen port traffic in nftables.
+   * Returns false for network mode host.
+   */
   private cutNetwork(runtime: ServiceRuntime, reason: 'isolate' | 'block'): boolean {
-    if (this.profile(runtime).network.mode === 'host') return false
-    if (runtime.netCuts.size === 0) cutLinks(runtime.status.pid!)
+    if (this.profile(runtime).network.mode === 'host' || runtime.network === null) return false
+    if (runtime.netCuts.size === 0) runtime.network.cut(runtime.status.pid!)
     runtime.netCuts.add(reason)
     this.setStatus(runtime, { blocked: true })
     return true
@@ -595,8 +623,65 @@ export class Supervisor extends EventEmitter {
 
   private restoreNetwork(runtime: ServiceRuntime, reason: 'isolate' | 'block'): void {
     if (!runtime.netCuts.delete(reason) || runtime.netCuts.size > 0) return
-    restoreLinks(runtime.status.pid!, this.profile(runtime))
+    runtime.network?.restore(runtime.status.pid!)
     this.setStatus(runtime, { blocked: false })
+  }
+
+  /**
+   * The network resources of one launch. Control socket peers must be in
+   * the cgroup of this launch, which exists once prepareLaunch created it.
+   */
+  private serviceNetwork(runtime: ServiceRuntime, currentCgroup: () => ServiceCgroup | null): ServiceNetwork {
+    const name = runtime.name
+    const peerMetadata = (peer: { pid: number; uid: number; gid: number }) => ({ peerPid: peer.pid, peerUid: peer.uid, peerGid: peer.gid })
+    return new ServiceNetwork({
+      service: name,
+      profile: this.profile(runtime),
+      dataDir: this.dataDir,
+      ...(this.vethRange === undefined ? {} : { vethRange: this.vethRange }),
+      isServiceProcess: (pid) => currentCgroup()?.pids().includes(pid) ?? false,
+      control: {
+        ready: (peer) => {
+          if (runtime.control.ready) return
+          runtime.control.ready = true
+          this.emit('control', name, { ...runtime.control })
+          void this.safeRecord({
+            service: name, pid: peer.pid, type: 'SERVICE_READY', severity: 'info', actor: 'service',
+            description: `${name} reported READY=1 on its control socket`,
+            metadata: { ...peerMetadata(peer), status: runtime.control.statusText },
+          })
+        },
+        status: (text) => {
+          runtime.control.statusText = text
+          this.emit('control', name, { ...runtime.control })
+        },
+        watchdog: () => {
+          runtime.control.watchdogAt = Date.now()
+        },
+        stopping: (peer) => this.logger.info(`${name} (pid ${peer.pid}) reported STOPPING=1`),
+        rejected: (peer, reason) => {
+          this.logger.warn(`rejected a connection to the control socket of ${name}: ${reason}`)
+          void this.safeRecord({
+            service: name, pid: peer?.pid ?? null, type: 'CONTROL_REJECTED', severity: 'medium', actor: 'supervisor',
+            description: `rejected a connection to the control socket of ${name}: ${reason}`,
+            metadata: peer === null ? { reason } : { ...peerMetadata(peer), reason },
+          })
+        },
+      },
+    })
+  }
+
+  private async releaseNetwork(runtime: ServiceRuntime, network: ServiceNetwork): Promise<void> {
+    try {
+      await network.release()
+    } catch (error) {
+      this.logger.error(`releasing the network of ${runtime.name} failed: ${(error as Error).message}`)
+    }
+  }
+
+  /** What the service last reported on its control socket. */
+  controlState(name: string): ControlState {
+    return { ...this.runtime(name).control }
   }
 
   // ---- helpers ----
