@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
-import { CLOSE_UNAUTHORIZED } from '../../src/server/stream.js'
+import { CLOSE_UNAUTHORIZED, METRICS_BUFFER_LIMIT } from '../../src/server/stream.js'
 import { tempFolder, type TempFolder } from './server-fixture.js'
 
 const ADMIN_TOKEN = 'bh_test-admin-token-for-the-stream-tests'
@@ -124,6 +124,57 @@ describe('WebSocket stream', () => {
     expect(client.messages.filter((message) => message.type === 'event')).toEqual([])
     client.socket.close()
   })
+
+  it('drops metrics but not events for a slow client', async () => {
+    const client = await connect(url)
+    client.socket.send(JSON.stringify({ type: 'auth', token: ADMIN_TOKEN }))
+    await client.next('hello')
+    // The client stops reading, so the server's socket buffer grows once the
+    // kernel's loopback buffers are full.
+    const tcp = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    tcp.pause()
+    const serverBuffered = () => Math.max(...[...blackhole.app.websocketServer.clients].map((socket) => socket.bufferedAmount))
+    const padding = 'x'.repeat(1024)
+    let sent = 0
+    while (serverBuffered() <= METRICS_BUFFER_LIMIT && sent < 200_000) {
+      await blackhole.audit.appendMany(
+        Array.from({ length: 2000 }, () => ({
+          type: 'PROFILE_WARNING',
+          severity: 'info' as const,
+          description: `backlog ${sent++}`,
+          metadata: { padding },
+          actor: 'test',
+        })),
+      )
+    }
+    expect(serverBuffered()).toBeGreaterThan(METRICS_BUFFER_LIMIT)
+
+    const sample = (service: string) => ({
+      service, time: Date.now(), cpuPercent: 0, memoryBytes: 1, memoryLimitBytes: null, pids: 1, pidsLimit: null, oomKills: 0,
+    })
+    // The supervisor emits 'metrics' once a second; emitting here picks the moment.
+    blackhole.supervisor.emit('metrics', [sample('during-backlog')])
+    tcp.resume()
+
+    const received = () =>
+      client.messages.filter(
+        (message) => message.type === 'event' && (message.event as { description: string }).description.startsWith('backlog '),
+      ).length
+    const deadline = Date.now() + 30_000
+    while (received() < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(received()).toBe(sent)
+
+    blackhole.supervisor.emit('metrics', [sample('after-backlog')])
+    const marked = (service: string) =>
+      client.messages.some(
+        (message) => message.type === 'metrics' && (message.samples as { service: string }[]).some((entry) => entry.service === service),
+      )
+    const deadlineAfter = Date.now() + 5_000
+    while (!marked('after-backlog') && Date.now() < deadlineAfter) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(marked('after-backlog')).toBe(true)
+    expect(marked('during-backlog')).toBe(false)
+    client.socket.close()
+  }, 60_000)
 
   it('closes the socket on an unknown topic', async () => {
     const client = await connect(url)
