@@ -17,7 +17,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['packages/policy/test/**/*.test.ts', 'apps/api/test/unit/**/*.test.ts'],
+          include: [
+            'packages/policy/test/**/*.test.ts',
+            'apps/api/test/unit/**/*.test.ts',
+            'apps/web/src/**/__tests__/*.test.ts',
+          ],
         },
       },
       {
