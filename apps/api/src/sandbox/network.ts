@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs'
 import { setLinkUp, type PeerCredentials } from '@blackhole/native'
 import type { Profile } from '@blackhole/policy'
-import { ControlSocket } from './control-socket.js'
+import { join } from 'node:path'
+import { CONTROL_SOCKET_NAME, ControlSocket, controlDir } from './control-socket.js'
 import { blockTraffic, unblockTraffic } from './firewall.js'
 import type { LaunchAttachments } from './launch.js'
 import { bindListenSockets, closeListenSockets, listenFdsOf, type BoundSocket } from './listen.js'
@@ -39,6 +40,9 @@ export function restoreLinks(pid: number, profile: Profile): void {
   }
 }
 
+// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+const MAX_UNIX_PATH_BYTES = 107
+
 /** What a service's control socket reports, for the supervisor to record. */
 export interface ControlEvents {
   ready(peer: PeerCredentials): void
@@ -72,6 +76,7 @@ export class ServiceNetwork {
   control: ControlSocket | null = null
   veth: VethLease | null = null
   readonly #options: ServiceNetworkOptions
+  readonly #warnings: string[] = []
 
   constructor(options: ServiceNetworkOptions) {
     this.#options = options
@@ -81,15 +86,21 @@ export class ServiceNetwork {
 
   /** Warnings to record as PROFILE_WARNING before the launch. */
   warnings(): string[] {
-    if (this.profile.network.mode !== 'host') return []
-    return [
-      `${this.service} shares the host network (network mode host): it can reach and bind every host address, and block cannot cut it`,
-    ]
+    const warnings = [...this.#warnings]
+    if (this.profile.network.mode === 'host') {
+      warnings.push(`${this.service} shares the host network (network mode host): it can reach and bind every host address, and block cannot cut it`)
+    }
+    return warnings
   }
 
   /** Binds the listen sockets and opens the control socket for the service's uid and gid (prepareLaunch's attach hook). */
   async attach(identity: { uid: number; gid: number }): Promise<LaunchAttachments> {
     this.sockets = bindListenSockets(this.profile.network.listen, identity)
+    const path = join(controlDir(this.#options.dataDir, this.service), CONTROL_SOCKET_NAME)
+    if (Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+      this.#warnings.push(`no control socket for ${this.service}: its path ${path} exceeds ${MAX_UNIX_PATH_BYTES} bytes; use a shorter data folder`)
+      return { listenFds: listenFdsOf(this.sockets) }
+    }
     const events = this.#options.control
     this.control = await ControlSocket.open({
       dataDir: this.#options.dataDir,

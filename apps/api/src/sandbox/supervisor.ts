@@ -98,6 +98,8 @@ const MAX_BACKOFF_MS = 30_000
 const HEALTHY_UPTIME_MS = 60_000
 // Per notifier batch; the rest is summarised in one NOTIFY_DROPPED record.
 const MAX_NOTIFY_RECORDS_PER_BATCH = 100
+// Per service and minute; later rejections are counted in the next record.
+const MAX_REJECTION_RECORDS_PER_MINUTE = 20
 
 const quietLogger: SupervisorLogger = {
   info: () => undefined,
@@ -107,7 +109,9 @@ const quietLogger: SupervisorLogger = {
 
 /**
  * Runs the services of a config. Emits 'service' with a ServiceStatus on
- * each state change and 'metrics' with ResourceSample[] every second.
+ * each state change, 'metrics' with ResourceSample[] every second, and
+ * 'control' with the service name and its ControlState when the service
+ * reports READY or STATUS on its control socket.
  */
 export class Supervisor extends EventEmitter {
   readonly config: Config
@@ -634,6 +638,8 @@ export class Supervisor extends EventEmitter {
   private serviceNetwork(runtime: ServiceRuntime, currentCgroup: () => ServiceCgroup | null): ServiceNetwork {
     const name = runtime.name
     const peerMetadata = (peer: { pid: number; uid: number; gid: number }) => ({ peerPid: peer.pid, peerUid: peer.uid, peerGid: peer.gid })
+    // A flood of rejected connections becomes a few records plus a count.
+    const rejections = { windowStartMs: 0, recorded: 0, suppressed: 0 }
     return new ServiceNetwork({
       service: name,
       profile: this.profile(runtime),
@@ -660,11 +666,20 @@ export class Supervisor extends EventEmitter {
         },
         stopping: (peer) => this.logger.info(`${name} (pid ${peer.pid}) reported STOPPING=1`),
         rejected: (peer, reason) => {
+          const now = Date.now()
+          if (now - rejections.windowStartMs >= 60_000) Object.assign(rejections, { windowStartMs: now, recorded: 0 })
+          if (rejections.recorded >= MAX_REJECTION_RECORDS_PER_MINUTE) {
+            rejections.suppressed += 1
+            return
+          }
+          rejections.recorded += 1
+          const suppressed = rejections.suppressed
+          rejections.suppressed = 0
           this.logger.warn(`rejected a connection to the control socket of ${name}: ${reason}`)
           void this.safeRecord({
             service: name, pid: peer?.pid ?? null, type: 'CONTROL_REJECTED', severity: 'medium', actor: 'supervisor',
             description: `rejected a connection to the control socket of ${name}: ${reason}`,
-            metadata: peer === null ? { reason } : { ...peerMetadata(peer), reason },
+            metadata: { ...(peer === null ? {} : peerMetadata(peer)), reason, suppressedBefore: suppressed },
           })
         },
       },
