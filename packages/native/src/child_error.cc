@@ -37,6 +37,7 @@ const char* stepName(int32_t step) {
     case Step::Seccomp: return "seccomp";
     case Step::SeccompListener: return "seccomp listener";
     case Step::Execve: return "execve";
+    case Step::Cgroup: return "cgroup";
   }
   return "unknown";
 }

@@ -43,6 +43,7 @@ enum class Step : int32_t {
   Seccomp,
   SeccompListener,
   Execve,
+  Cgroup,
 };
 
 // Name of a step as it appears in LaunchError.step, or "unknown".

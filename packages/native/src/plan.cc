@@ -2,6 +2,7 @@
 
 #include <linux/capability.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -238,7 +239,29 @@ void buildSeccomp(LaunchPlan& plan, const Napi::Object& spec) {
 
 }  // namespace
 
+// A v1 hierarchy has a `tasks` file beside cgroup.procs. A thread that
+// writes "0" to it moves only itself, so the kernel skips the global
+// threadgroup lock, whose write side waits for an RCU grace period. Five
+// hierarchies took about 0.3 ms this way, against 2.5 to 8 ms when the
+// parent wrote the pid (Linux 6.18, 2 shared vCPUs). The child is
+// single-threaded at that point, so moving its thread moves the process.
+// cgroup v2 has no such file for domain cgroups; the parent writes those.
+static void splitCgroupFiles(LaunchPlan& plan) {
+  const std::string suffix = "/cgroup.procs";
+  for (const std::string& path : plan.cgroupProcs) {
+    bool endsInProcs = path.size() > suffix.size() &&
+                       path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    std::string tasks = endsInProcs ? path.substr(0, path.size() - suffix.size()) + "/tasks" : "";
+    if (endsInProcs && access(tasks.c_str(), W_OK) == 0) {
+      plan.cgroupSelfTasks.push_back(tasks);
+    } else {
+      plan.cgroupParentProcs.push_back(path);
+    }
+  }
+}
+
 void prepareExec(LaunchPlan& plan) {
+  splitCgroupFiles(plan);
   for (std::string& arg : plan.argv) plan.argvPointers.push_back(arg.data());
   plan.argvPointers.push_back(nullptr);
   for (std::string& entry : plan.env) plan.envpPointers.push_back(entry.data());

@@ -72,6 +72,10 @@ struct LaunchPlan {
   std::vector<MountPlan> mounts;
   std::vector<RlimitPlan> rlimits;
   std::vector<std::string> cgroupProcs;
+  // Filled by prepareExec: the v1 `tasks` files the child writes "0" into
+  // itself, and the remaining cgroup.procs files the parent writes.
+  std::vector<std::string> cgroupSelfTasks;
+  std::vector<std::string> cgroupParentProcs;
   bool loopbackUp = false;
   bool seccompEnabled = false;
   std::vector<sock_filter> seccompFilter;
@@ -95,7 +99,7 @@ struct LaunchPlan {
 // value has the wrong type; the TypeScript wrapper validates ranges first.
 LaunchPlan buildPlan(const Napi::Object& spec);
 
-// Fills argvPointers and envpPointers. Call it once the plan sits where the
+// Fills argvPointers and envpPointers and splits cgroupProcs. Call it once the plan sits where the
 // child will read it: the pointers refer to the plan's own strings, and
 // moving a short std::string moves its characters.
 void prepareExec(LaunchPlan& plan);

@@ -65,6 +65,29 @@ bool waitForRelease(int syncSocket, ChildFailure& failure) {
   return true;
 }
 
+// Moves the child into its v1 cgroups (splitCgroupFiles says why the child
+// moves itself) and then sends the parent one byte. The parent waits for
+// that byte before the beforeRelease hook, so the child is in all its
+// cgroups before the release, as when the parent writes the pid.
+bool joinCgroups(const LaunchPlan& plan, int syncSocket, ChildFailure& failure) {
+  if (plan.cgroupSelfTasks.empty()) return true;
+  for (const std::string& path : plan.cgroupSelfTasks) {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail(failure, Step::Cgroup, errno, path.c_str());
+    ssize_t written = write(fd, "0", 1);
+    int err = errno;
+    close(fd);
+    if (written != 1) return fail(failure, Step::Cgroup, err, path.c_str());
+  }
+  char joined = 'j';
+  ssize_t sent;
+  do {
+    sent = write(syncSocket, &joined, 1);
+  } while (sent < 0 && errno == EINTR);
+  if (sent != 1) return fail(failure, Step::Sync, errno, "joined");
+  return true;
+}
+
 // A cgroup namespace takes the caller's current cgroups as its root. At
 // clone time those are the supervisor's, so the child unshares only after
 // the parent placed it in the service's cgroups. The service's own cgroup
@@ -125,6 +148,7 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
   ChildFailure failure = {};
   bool ready =
       resetSignals(failure) &&
+      joinCgroups(plan, descriptors.syncSocket, failure) &&
       waitForRelease(descriptors.syncSocket, failure) &&
       enterCgroupNamespace(plan, failure) &&
       newSession(failure) &&
@@ -289,6 +313,28 @@ void respondToLaunchNotification(int notifyFd, int errorRead) {
   ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_SEND, &response);
 }
 
+// Waits for the byte joinCgroups sends; false when the child exited first.
+bool awaitJoined(Descriptors& fds) {
+  char byte = 0;
+  ssize_t got;
+  do {
+    got = read(fds.syncParent, &byte, 1);
+  } while (got < 0 && errno == EINTR);
+  return got == 1 && byte == 'j';
+}
+
+// Reads a whole failure record; false at end-of-file before a full record.
+bool readFailureRecord(int errorRead, ChildFailure& record) {
+  size_t have = 0;
+  while (have < sizeof(record)) {
+    ssize_t got = read(errorRead, reinterpret_cast<char*>(&record) + have, sizeof(record) - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    have += static_cast<size_t>(got);
+  }
+  return true;
+}
+
 enum class ExecOutcome { Succeeded, ChildFailed, ParentFailed, TimedOut };
 
 // Default maximum time between release and execve. The steps normally take
@@ -394,12 +440,20 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   fds.closeChildEnds();
   if (pid < 0) return failureResult(env, "clone", cloneErr, "", cloneHint(cloneErr));
 
-  for (const std::string& path : plan->cgroupProcs) {
+  for (const std::string& path : plan->cgroupParentProcs) {
     int err = writeCgroupProcs(path, pid);
     if (err != 0) {
       killAndReap(fds);
       return failureResult(env, "cgroup", err, path);
     }
+  }
+  if (!plan->cgroupSelfTasks.empty() && !awaitJoined(fds)) {
+    ChildFailure record = {};
+    bool complete = readFailureRecord(fds.errorRead, record);
+    killAndReap(fds);
+    if (!complete) return failureResult(env, "cgroup", EPROTO, "the child exited before joining its cgroups");
+    record.detail[sizeof(record.detail) - 1] = '\0';
+    return failureResult(env, stepName(record.step), record.err, record.detail);
   }
   if (hasHook) {
     try {
