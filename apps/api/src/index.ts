@@ -5,7 +5,7 @@ export { openBlackhole, ConfigError, DEFAULT_WEB_ROOT, type Blackhole, type Blac
 export { buildServer, BODY_LIMIT, type ServerOptions } from './server/build.js'
 export { ApiError, apiError, type ErrorBody, type ErrorCode } from './server/errors.js'
 export { FailureLimiter, FAILURE_LIMIT, FAILURE_WINDOW_MS } from './server/auth.js'
-export { detectHostFacts, type HostFacts } from './server/host.js'
+export { cachedHostFacts, type HostFacts } from './server/host.js'
 export { SERVICE_ACTIONS, type AuditLogPort, type ServiceAction, type SupervisorPort } from './server/ports.js'
 export { VERSION } from './server/routes.js'
 export {

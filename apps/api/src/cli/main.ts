@@ -6,6 +6,8 @@ export const MAIN_USAGE = `Usage: blackhole COMMAND [OPTIONS]
 Commands:
   serve            run the supervisor, the API and the dashboard
   run              run one command in a profile's sandbox
+  selftest         probe a profile's sandbox with escape attempts
+  doctor           report what this host offers the sandbox
   profile          validate, export or score security profiles
   audit verify     check the audit log's hash chain and checkpoints
   token create     create an API token
@@ -15,10 +17,12 @@ Run \`blackhole COMMAND --help\` for a command's options.`
 type Command = (args: string[], output: Output) => Promise<number>
 
 // Each command is imported only when run: `profile`, `audit` and `token`
-// then work without the native addon, which only `serve` and `run` load.
+// then work without the native addon, which the other commands load.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   run: async () => (await import('./run.js')).runCommand,
+  selftest: async () => (await import('./selftest.js')).selftestCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
   profile: async () => (await import('./profile.js')).profileCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
   token: async () => (await import('./token.js')).tokenCommand,

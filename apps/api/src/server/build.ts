@@ -7,7 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, isCodedError, type ErrorBody } from './errors.js'
-import { detectHostFacts, type HostFacts } from './host.js'
+import { cachedHostFacts, type HostFacts } from './host.js'
 import { RequestLogController } from './logging.js'
 import { collectOpenApi } from './openapi.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
@@ -146,7 +146,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     prisma: options.prisma,
     audit: options.audit,
     supervisor: options.supervisor,
-    hostFacts: options.hostFacts ?? detectHostFacts,
+    hostFacts: options.hostFacts ?? cachedHostFacts(),
     startedAt: Date.now(),
   })
   registerStream(app, {

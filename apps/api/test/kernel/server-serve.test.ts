@@ -179,11 +179,11 @@ describe('blackhole serve', () => {
   it('reports the host facts', async () => {
     const { status, body } = await api('/host')
     expect(status).toBe(200)
-    const facts = body as { root: boolean; landlockAbi: number | null; seccompNotify: boolean; cgroup: { version: string } }
+    const facts = body as { root: boolean; landlockAbi: number; seccompNotify: boolean; cgroups: { layout: string } }
     expect(facts.root).toBe(true)
     expect(facts.landlockAbi).toBeGreaterThanOrEqual(1)
     expect(facts.seccompNotify).toBe(true)
-    expect(facts.cgroup.version).not.toBe('none')
+    expect(facts.cgroups.layout).not.toBe('none')
   })
 
   it('serves tokens inside the identity sandbox', async () => {

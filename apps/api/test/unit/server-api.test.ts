@@ -309,8 +309,9 @@ describe('REST API', () => {
     expect(response.statusCode).toBe(200)
     const facts = response.json()
     expect(typeof facts.root).toBe('boolean')
-    expect(['v1', 'v2', 'hybrid', 'none']).toContain(facts.cgroup.version)
+    expect(['v1', 'v2', 'hybrid', 'none']).toContain(facts.cgroups.layout)
     expect(typeof facts.seccompNotify).toBe('boolean')
+    expect(typeof facts.landlockAbi).toBe('number')
   })
 })
 

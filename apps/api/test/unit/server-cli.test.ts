@@ -44,7 +44,8 @@ describe('blackhole command line', () => {
   })
 
   it('prints help for every command', async () => {
-    for (const args of [['serve', '--help'], ['run', '--help'], ['profile', '--help'], ['audit', '--help'], ['token', '--help']]) {
+    const commands = ['serve', 'run', 'selftest', 'doctor', 'profile', 'audit', 'token']
+    for (const args of commands.map((command) => [command, '--help'])) {
       const output = capture()
       expect(await main(args, output)).toBe(0)
       expect(output.stdout.join('\n')).toMatch(/^Usage:/)
@@ -80,6 +81,30 @@ describe('blackhole command line', () => {
     expect(output.stderr[1]).toMatch(new RegExp(`^${folder.configPath}:6:23: security_profiles\\.b\\.network\\.allowed_ports\\[0\\]: `))
     // serve returned, so it must not keep intercepting signals.
     expect(process.listenerCount('SIGTERM')).toBe(signalListeners)
+  })
+})
+
+describe('blackhole doctor and selftest', () => {
+  it('prints the host facts as JSON', async () => {
+    const output = capture()
+    const status = await main(['doctor', '--json'], output)
+    expect([0, 1]).toContain(status)
+    const facts = JSON.parse(output.stdout.join('\n'))
+    expect(typeof facts.root).toBe('boolean')
+    expect(typeof facts.landlockAbi).toBe('number')
+    expect(['v1', 'v2', 'hybrid', 'none']).toContain(facts.cgroups.layout)
+  })
+
+  it('needs a profile for selftest', async () => {
+    const output = capture()
+    expect(await main(['selftest'], output)).toBe(2)
+    expect(output.stderr[0]).toBe('blackhole: missing --profile NAME')
+  })
+
+  it('rejects an unknown selftest profile', async () => {
+    const output = capture()
+    expect(await main(['selftest', '--profile', 'nobody', '--config', EXAMPLE_CONFIG], output)).toBe(2)
+    expect(output.stderr[0]).toBe(`blackhole: profile "nobody" not found in ${EXAMPLE_CONFIG}; known profiles: identity, storage`)
   })
 })
 
