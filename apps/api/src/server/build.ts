@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
 import type { Config } from '@blackhole/policy'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
-import { apiError, ApiError, isCodedError, type ErrorBody } from './errors.js'
+import { apiError, ApiError, toErrorResponse } from './errors.js'
 import { cachedHostFacts, type HostFacts } from './host.js'
 import { RequestLogController } from './logging.js'
 import { collectOpenApi } from './openapi.js'
@@ -30,59 +30,6 @@ export interface ServerOptions {
   limiter?: FailureLimiter
   /** Time a WebSocket client has to send its auth message, in milliseconds (5000 by default). */
   streamAuthTimeoutMs?: number
-}
-
-interface ValidationIssue {
-  instancePath: string
-  keyword: string
-  message?: string
-  params: Record<string, unknown>
-}
-
-/** Names the field a schema error is about, such as `querystring.limit`. */
-function describeValidation(context: string | undefined, issues: ValidationIssue[]): string {
-  const issue = issues[0]
-  if (issue === undefined) return 'invalid request'
-  const where = context ?? 'request'
-  const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.')
-  if (issue.keyword === 'additionalProperties') {
-    const field = String(issue.params.additionalProperty)
-    return `${where}.${path === '' ? field : `${path}.${field}`}: unknown field; remove it`
-  }
-  if (issue.keyword === 'required') {
-    return `${where}.${String(issue.params.missingProperty)}: missing required field`
-  }
-  return `${where}${path === '' ? '' : `.${path}`}: ${issue.message ?? 'invalid value'}`
-}
-
-/** Maps any error thrown while handling a request to the status and body sent. */
-function toErrorResponse(error: FastifyError | Error, requestId: string): { status: number; body: ErrorBody } {
-  if (error instanceof ApiError) return { status: error.statusCode, body: error.body() }
-  const fastifyError = error as FastifyError
-  if (fastifyError.validation) {
-    const known = apiError('INVALID_REQUEST', describeValidation(fastifyError.validationContext, fastifyError.validation as ValidationIssue[]))
-    return { status: known.statusCode, body: known.body() }
-  }
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
-      const known = apiError('PAYLOAD_TOO_LARGE', BODY_LIMIT)
-      return { status: known.statusCode, body: known.body() }
-    }
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
-      const known = apiError('UNSUPPORTED_MEDIA_TYPE', error.message.replace(/^Unsupported Media Type:?\s*/i, ''))
-      return { status: known.statusCode, body: known.body() }
-    }
-  }
-  if (isCodedError(error) && error.statusCode >= 400 && error.statusCode < 500) {
-    return { status: error.statusCode, body: { error: error.code, message: error.message } }
-  }
-  // Fastify's own client errors (bad JSON, a bad content length) keep their
-  // status; their messages name the problem.
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, body: { error: 'INVALID_REQUEST', message: error.message } }
-  }
-  const known = apiError('INTERNAL_ERROR', requestId)
-  return { status: known.statusCode, body: known.body() }
 }
 
 /**
@@ -133,7 +80,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   })
 
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toErrorResponse(error as Error, request.id)
+    const { status, body } = toErrorResponse(error as Error, request.id, BODY_LIMIT)
     if (status >= 500) request.log.error({ err: error }, 'request handler failed')
     if (error instanceof ApiError) void reply.headers(error.headers)
     void reply.status(status).send(body)

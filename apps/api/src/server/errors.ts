@@ -3,6 +3,8 @@
 // the supervisor carry their own `code` and `statusCode` and pass through
 // unchanged (SERVICE_NOT_FOUND 404, PROFILE_NOT_FOUND 404, INVALID_STATE 409).
 
+import type { FastifyError } from 'fastify'
+
 export interface ErrorBody {
   error: string
   message: string
@@ -86,4 +88,57 @@ export function isCodedError(error: unknown): error is Error & { code: string; s
   if (!(error instanceof Error)) return false
   const { code, statusCode } = error as { code?: unknown; statusCode?: unknown }
   return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) && typeof statusCode === 'number'
+}
+
+interface ValidationIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/** Names the field a schema error is about, such as `querystring.limit`. */
+function describeValidation(context: string | undefined, issues: ValidationIssue[]): string {
+  const issue = issues[0]
+  if (issue === undefined) return 'invalid request'
+  const where = context ?? 'request'
+  const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  if (issue.keyword === 'additionalProperties') {
+    const field = String(issue.params.additionalProperty)
+    return `${where}.${path === '' ? field : `${path}.${field}`}: unknown field; remove it`
+  }
+  if (issue.keyword === 'required') {
+    return `${where}.${String(issue.params.missingProperty)}: missing required field`
+  }
+  return `${where}${path === '' ? '' : `.${path}`}: ${issue.message ?? 'invalid value'}`
+}
+
+/** Maps any error thrown while handling a request to the status and body sent. */
+export function toErrorResponse(error: FastifyError | Error, requestId: string, bodyLimit: number): { status: number; body: ErrorBody } {
+  if (error instanceof ApiError) return { status: error.statusCode, body: error.body() }
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation) {
+    const known = apiError('INVALID_REQUEST', describeValidation(fastifyError.validationContext, fastifyError.validation as ValidationIssue[]))
+    return { status: known.statusCode, body: known.body() }
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const known = apiError('PAYLOAD_TOO_LARGE', bodyLimit)
+      return { status: known.statusCode, body: known.body() }
+    }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const known = apiError('UNSUPPORTED_MEDIA_TYPE', error.message.replace(/^Unsupported Media Type:?\s*/i, ''))
+      return { status: known.statusCode, body: known.body() }
+    }
+  }
+  if (isCodedError(error) && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, body: { error: error.code, message: error.message } }
+  }
+  // Fastify's own client errors (bad JSON, a bad content length) keep their
+  // status; their messages name the problem.
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return { status: fastifyError.statusCode, body: { error: 'INVALID_REQUEST', message: error.message } }
+  }
+  const known = apiError('INTERNAL_ERROR', requestId)
+  return { status: known.statusCode, body: known.body() }
 }
