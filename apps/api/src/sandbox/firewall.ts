@@ -20,7 +20,7 @@ export interface ServiceRules {
   outbound: string[]
 }
 
-/** The base table, sets, maps and dispatching chains. Flushing the base chains makes it idempotent. */
+/** Returns the script for the base table, sets, maps and dispatching chains; it flushes the base chains, so running it twice is harmless. */
 export function baseScript(): string {
   const t = `inet ${NFT_TABLE}`
   return [
@@ -45,16 +45,16 @@ export function baseScript(): string {
   ].join('\n')
 }
 
-/** Chain names of one interface; service names hold only [a-z0-9-], so `-` to `_` cannot collide. */
+/** Returns the chain names of one interface. The config accepts only [a-z0-9-] in service names, so mapping `-` to `_` cannot collide. */
 export function chainNames(ifname: string): { input: string; from: string; to: string } {
   const id = ifname.replaceAll('-', '_')
   return { input: `in_${id}`, from: `fwd_from_${id}`, to: `fwd_to_${id}` }
 }
 
 /**
- * Rules of one service interface: from the sandbox only replies and TCP to
- * the allowed ports reach the host; forwarding only to the outbound CIDRs;
- * forwarding into the sandbox only for replies.
+ * Returns the script for one service interface. From the sandbox, only
+ * replies and TCP to the allowed ports reach the host. Forwarded traffic
+ * may leave only to the outbound CIDRs, and may enter only as replies.
  */
 export function serviceScript(rules: ServiceRules): string {
   const t = `inet ${NFT_TABLE}`

@@ -70,7 +70,7 @@ function bindUnix(socket: Extract<ListenSocket, { kind: 'unix' }>, owner: { uid:
   } catch (error) {
     if (error instanceof LaunchError) throw error
     const err = error as NodeJS.ErrnoException
-    throw new LaunchError('listen socket', Math.abs(err.errno ?? 5), err.code ?? 'EIO', `cannot prepare the folder ${dir}: ${err.message}`, path)
+    throw new LaunchError('listen socket', Math.abs(err.errno ?? 5), err.code ?? 'EIO', `failed to prepare the folder ${dir}: ${err.message}`, path)
   }
   const fd = listenUnix(path)
   try {
@@ -80,7 +80,7 @@ function bindUnix(socket: Extract<ListenSocket, { kind: 'unix' }>, owner: { uid:
     closeFd(fd)
     rmSync(path, { force: true })
     const err = error as NodeJS.ErrnoException
-    throw new LaunchError('listen socket', Math.abs(err.errno ?? 5), err.code ?? 'EIO', `cannot set the owner and mode: ${err.message}`, path)
+    throw new LaunchError('listen socket', Math.abs(err.errno ?? 5), err.code ?? 'EIO', `failed to set the owner and mode: ${err.message}`, path)
   }
   return { fd, name: socket.name, kind: 'unix', address: path, port: null, path }
 }
@@ -116,7 +116,7 @@ export function closeListenSockets(bound: BoundSocket[]): void {
   }
 }
 
-/** The LaunchSpec listenFds entries, in the order the service receives them. */
+/** Returns the LaunchSpec listenFds entries, in the order the service receives them. */
 export function listenFdsOf(bound: BoundSocket[]): { fd: number; name: string }[] {
   return bound.map((socket) => ({ fd: socket.fd, name: socket.name }))
 }

@@ -40,10 +40,10 @@ export function restoreLinks(pid: number, profile: Profile): void {
   }
 }
 
-// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+// sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 const MAX_UNIX_PATH_BYTES = 107
 
-/** What a service's control socket reports, for the supervisor to record. */
+/** Callbacks for the messages and rejections of a service's control socket. */
 export interface ControlEvents {
   ready(peer: PeerCredentials): void
   status(text: string, peer: PeerCredentials): void

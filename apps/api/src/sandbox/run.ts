@@ -142,7 +142,7 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
 }
 
 /**
- * The network of one `blackhole run`. Its veth and control socket carry
+ * Creates the network of one `blackhole run`. Its veth and control socket carry
  * `run-<cli pid>` as their name, so concurrent runs of one profile and a
  * supervised service of the same name never share a link or a socket.
  */

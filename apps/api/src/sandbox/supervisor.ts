@@ -48,7 +48,7 @@ export interface SupervisorOptions {
   logger?: SupervisorLogger
 }
 
-/** What a service last reported on its control socket. */
+/** Readiness, status text and watchdog time a service last reported on its control socket. */
 export interface ControlState {
   /** True after READY=1, until the process exits. */
   ready: boolean
@@ -632,8 +632,8 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * The network resources of one launch. Control socket peers must be in
-   * the cgroup of this launch, which exists once prepareLaunch created it.
+   * Creates the network resources of one launch. Control socket peers must
+   * be in the cgroup of this launch, which exists once prepareLaunch created it.
    */
   private serviceNetwork(runtime: ServiceRuntime, currentCgroup: () => ServiceCgroup | null): ServiceNetwork {
     const name = runtime.name
@@ -694,7 +694,7 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** What the service last reported on its control socket. */
+  /** Returns what the service last reported on its control socket. */
   controlState(name: string): ControlState {
     return { ...this.runtime(name).control }
   }

@@ -21,8 +21,8 @@ import { applyServiceRules, removeServiceRules } from './firewall.js'
 /** Addresses handed out by default: the upper half of the IPv4 link-local range 169.254.0.0/16. */
 export const DEFAULT_VETH_RANGE = '169.254.128.0/17'
 
-// Cloud metadata services answer at 169.254.169.254 without a route of
-// their own, so no subnet may cover that address.
+// Cloud metadata services listen on 169.254.169.254, usually without a
+// route of their own, so no subnet may cover that address.
 const RESERVED_ADDRESSES = ['169.254.169.254']
 
 const SUBNET_PREFIX = 30
@@ -114,7 +114,7 @@ export function allocateSubnet(range: string, used: string[], preferred: string 
   return null
 }
 
-/** The lease for a /30: the host end takes the first usable address, the sandbox the second. */
+/** Builds the lease for a /30: the host end takes the first usable address, the sandbox the second. */
 export function leaseFor(service: string, subnet: string): VethLease {
   const { start } = parseIpv4Cidr(subnet)
   return {
@@ -201,10 +201,10 @@ function runIp(args: string[], batch: string, step: string, detail: string): voi
 }
 
 /**
- * Creates the veth pair for a child waiting in its new network namespace:
- * deletes a leftover link of the same name, allocates a /30, configures
- * both ends and a default route via the host end, installs the nftables
- * rules and stores the lease. Runs synchronously inside the launcher's
+ * Creates the veth pair for a child waiting in its new network namespace.
+ * It deletes a leftover link of the same name, allocates a /30, configures
+ * both ends with a default route via the host end, installs the nftables
+ * rules and stores the lease. It runs synchronously inside the launcher's
  * beforeRelease hook. On failure it removes what it created and throws a
  * LaunchError.
  */
