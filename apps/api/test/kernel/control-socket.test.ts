@@ -1,5 +1,5 @@
-// The per-service control socket with real processes: the service itself
-// is accepted and its READY and STATUS are recorded; root on the host, the
+// The per-service control socket with real processes. The service itself
+// is accepted and its READY and STATUS are recorded. Root on the host, the
 // service's uid outside its cgroup and other uids are kept out.
 
 import { execFile } from 'node:child_process'

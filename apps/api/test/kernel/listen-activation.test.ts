@@ -23,7 +23,7 @@ const socketDir = `/run/blackhole-listentest-${process.pid}`
 const socketPath = `${socketDir}/app.sock`
 
 // Prints the activation variables, tries to bind port 80 itself, then
-// answers every connection on descriptor 3 with an HTTP response.
+// sends an HTTP response to every connection on descriptor 3.
 const httpScript = `
 import os, socket
 print('LISTEN_FDS=' + os.environ.get('LISTEN_FDS', ''), 'LISTEN_PID=' + os.environ.get('LISTEN_PID', ''),

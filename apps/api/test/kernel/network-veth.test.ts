@@ -13,6 +13,7 @@ import { parseConfig, type Config } from '@blackhole/policy'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { detectLayout } from '../../src/sandbox/cgroups.js'
 import { listTable } from '../../src/sandbox/firewall.js'
+import { runInSandbox } from '../../src/sandbox/run.js'
 import { Supervisor } from '../../src/sandbox/supervisor.js'
 import { readLease, vethName } from '../../src/sandbox/veth.js'
 import type { AuditInput } from '../../src/types.js'
@@ -24,7 +25,7 @@ const HOST_ALLOWED_PORT = 18081
 const HOST_DENIED_PORT = 18082
 
 // Listens on SERVICE_PORT, tries the host end on both host ports, prints
-// what happened and then answers every connection with one line.
+// what happened and then replies to every connection with one line.
 const serviceScript = `
 import socket, struct, sys
 def gateway():
@@ -336,6 +337,24 @@ describe('network mode veth', () => {
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toMatch(/^failed /)
     await supervisor.resume('netpeer', 'test')
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
+  })
+})
+
+describe('blackhole run with veth', () => {
+  it('sets up a default route and removes the pair', async () => {
+    const status = await runInSandbox({
+      config,
+      configPath: join(tmpdir(), 'network-veth-test.yaml'),
+      profileName: 'bridged',
+      // Exits 0 only when eth0 carries the default route (destination 00000000).
+      argv: ['/bin/sh', '-c', 'grep -q "^eth0[[:space:]]00000000" /proc/net/route'],
+      dataDir,
+      cgroupParent: cgroupRoot,
+    })
+    expect(status).toBe(0)
+    expect(links()).toEqual(linksBefore)
+    expect(listTable()).toBe('')
+    expect(existsSync(join(dataDir, 'control', `run-${process.pid}`))).toBe(false)
   })
 })
 
