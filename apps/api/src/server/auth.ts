@@ -138,11 +138,31 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Returns true when a request needs a token. The decision uses the matched
+ * route's pattern, not the raw URL: the router decodes percent-escapes, so
+ * `/%61pi/v1/services` reaches the /api/v1/services handler while its raw
+ * URL does not start with /api/. A request that matched no route is judged
+ * by its decoded path, so an unknown API route answers 401 before 404.
+ */
+export function needsToken(request: FastifyRequest): boolean {
+  if (request.routeOptions.config?.public === true) return false
+  const pattern = request.routeOptions.url
+  if (pattern !== undefined) return pattern.startsWith('/api/')
+  const path = request.url.split('?')[0]!
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    decoded = path
+  }
+  return decoded.replace(/\/+/g, '/').startsWith('/api/')
+}
+
 /** Returns the onRequest hook: every route under /api/ needs a token unless its config marks it public. */
 export function authHook(authenticator: Authenticator) {
   return async (request: FastifyRequest): Promise<void> => {
-    if (!request.url.startsWith('/api/')) return
-    if (request.routeOptions.config?.public === true) return
+    if (!needsToken(request)) return
     const identity = await authenticator.check(bearerToken(request.headers.authorization), {
       address: request.ip,
       method: request.method,

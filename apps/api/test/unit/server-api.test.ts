@@ -70,6 +70,16 @@ describe('REST API', () => {
     expect(JSON.stringify(records[0])).not.toContain('bh_wrong')
   })
 
+  it('needs a token for encoded API paths', async () => {
+    for (const url of ['/%61pi/v1/services', '/api/v1/%73ervices', '/%2Fapi/v1/services', '/api/v1/services/', '/API/v1/services']) {
+      const response = await blackhole.app.inject({ method: 'GET', url })
+      expect(response.statusCode, url).not.toBe(200)
+      expect(response.json().error, url).not.toBeUndefined()
+    }
+    const encoded = await blackhole.app.inject({ method: 'GET', url: '/%61pi/v1/services' })
+    expect(encoded.statusCode).toBe(401)
+  })
+
   it('rejects an unknown API route after auth', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/nothing', headers: auth() })
     expect(response.statusCode).toBe(404)
