@@ -3,8 +3,11 @@
 // into the sandbox at /run/blackhole-control. Every connection is checked
 // with SO_PEERCRED, and only the service's own uid with a pid in the
 // service's cgroup may talk. Accepted peers send newline-separated
-// sd_notify-style assignments: READY=1, STATUS=..., WATCHDOG=1,
-// STOPPING=1; other assignments are ignored.
+// sd_notify-style assignments: READY=1, STATUS=..., WATCHDOG=1 and
+// STOPPING=1. Other assignments are ignored.
+//
+// NOTE: the seccomp filter denies AF_UNIX sockets unless the profile sets
+// network.allow_unix_sockets, so only such services can connect.
 
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'

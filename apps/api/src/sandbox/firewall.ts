@@ -14,6 +14,8 @@ export const NFT_TABLE = 'blackhole'
 export interface ServiceRules {
   /** Host end of the veth pair, such as `bh-web`. */
   ifname: string
+  /** IPv4 address of the host end, the only host address the service may reach. */
+  hostAddress: string
   /** TCP ports on the host that the service may connect to. */
   allowedPorts: number[]
   /** Destinations the service may reach beyond the host, as CIDRs; routing them is the operator's job. */
@@ -53,7 +55,7 @@ export function chainNames(ifname: string): { input: string; from: string; to: s
 
 /**
  * Returns the script for one service interface. From the sandbox, only
- * replies and TCP to the allowed ports reach the host. Forwarded traffic
+ * replies and TCP to the allowed ports of the host end reach the host. Forwarded traffic
  * may leave only to the outbound CIDRs, and may enter only as replies.
  */
 export function serviceScript(rules: ServiceRules): string {
@@ -65,7 +67,7 @@ export function serviceScript(rules: ServiceRules): string {
 
   lines.push(`add rule ${t} ${chains.input} ct state established,related accept`)
   if (rules.allowedPorts.length > 0) {
-    lines.push(`add rule ${t} ${chains.input} tcp dport { ${rules.allowedPorts.join(', ')} } accept`)
+    lines.push(`add rule ${t} ${chains.input} ip daddr ${rules.hostAddress} tcp dport { ${rules.allowedPorts.join(', ')} } accept`)
   }
   lines.push(`add rule ${t} ${chains.input} drop`)
 

@@ -234,7 +234,7 @@ export function setUpVeth(options: VethOptions): VethLease {
     ].join('\n')
     runIp(['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], sandboxBatch, 'veth sandbox end', `${lease.sandboxIfname} of pid ${pid}`)
     try {
-      applyServiceRules({ ifname, allowedPorts: options.allowedPorts, outbound: options.outbound })
+      applyServiceRules({ ifname, hostAddress: lease.hostAddress, allowedPorts: options.allowedPorts, outbound: options.outbound })
     } catch (error) {
       throw new LaunchError('veth firewall', 5, 'EIO', (error as Error).message, ifname)
     }

@@ -243,6 +243,22 @@ describe('socket activation', () => {
     expect(existsSync(socketPath)).toBe(false)
   })
 
+  it('fails the launch when the port is taken', async () => {
+    const holder = listenTcp('127.0.0.1', 80)
+    try {
+      const status = await supervisor.start('web', 'test')
+      expect(status.state).toBe('failed')
+      expect(status.lastError).toContain('listen socket 127.0.0.1:80: bind failed')
+      expect(status.lastError).toContain('(EADDRINUSE)')
+      const failed = events.find((e) => e.type === 'LAUNCH_FAILED')!
+      expect(failed.metadata?.step).toBe('listen socket')
+      expect(failed.metadata?.code).toBe('EADDRINUSE')
+      expect(existsSync(join(dataDir, 'control', 'web'))).toBe(false)
+    } finally {
+      closeFd(holder)
+    }
+  })
+
   it('rejects a unix socket directly in a shared folder', async () => {
     const status = await supervisor.start('badpath', 'test')
     expect(status.state).toBe('failed')

@@ -236,7 +236,8 @@ describe('network mode veth', () => {
     await supervisor.start('netweb', 'test')
     const table = listTable()
     expect(table).toContain('"bh-netweb" : jump in_bh_netweb')
-    expect(table).toMatch(new RegExp(`chain in_bh_netweb \\{\\s+ct state established,related accept\\s+tcp dport \\{ ${SERVICE_PORT}, ${HOST_ALLOWED_PORT} \\} accept\\s+drop`))
+    const lease = readLease(dataDir, 'netweb')!
+    expect(table).toMatch(new RegExp(`chain in_bh_netweb \\{\\s+ct state established,related accept\\s+ip daddr ${lease.hostAddress.replaceAll('.', '\\.')} tcp dport \\{ ${SERVICE_PORT}, ${HOST_ALLOWED_PORT} \\} accept\\s+drop`))
     expect(table).toMatch(/chain fwd_from_bh_netweb \{\s+ip daddr 192\.0\.2\.0\/24 accept\s+drop/)
     expect(table).not.toContain('nat')
     expect(execFileSync('sysctl', ['-n', 'net.ipv4.ip_forward'], { encoding: 'utf8' }).trim()).toBe('0')
@@ -255,6 +256,16 @@ describe('network mode veth', () => {
     // ... and without Landlock the firewall drops it.
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_DENIED_PORT)).toBe('failed TimeoutError')
+  })
+
+  it('drops other host addresses on allowed ports', async () => {
+    await listenOnHost(HOST_ALLOWED_PORT, 'allowed port')
+    const status = await supervisor.start('netpeer', 'test')
+    const lease = readLease(dataDir, 'netpeer')!
+    // A second host address, on the test's own link, represents every host address but the host end.
+    execFileSync('ip', ['addr', 'add', '169.254.127.1/32', 'dev', lease.hostIfname])
+    expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
+    expect(await connectFromSandboxNetns(status.pid!, '169.254.127.1', HOST_ALLOWED_PORT)).toBe('failed TimeoutError')
   })
 
   it('lets the host reach the service on the sandbox address', async () => {

@@ -92,8 +92,8 @@ describe('nftables scripts', () => {
   })
 
   it('allows only the listed ports and CIDRs for one interface', () => {
-    const script = serviceScript({ ifname: 'bh-web', allowedPorts: [8080, 9090], outbound: ['10.0.0.0/8', 'fd00::/8'] })
-    expect(script).toContain('add rule inet blackhole in_bh_web tcp dport { 8080, 9090 } accept')
+    const script = serviceScript({ ifname: 'bh-web', hostAddress: '169.254.128.1', allowedPorts: [8080, 9090], outbound: ['10.0.0.0/8', 'fd00::/8'] })
+    expect(script).toContain('add rule inet blackhole in_bh_web ip daddr 169.254.128.1 tcp dport { 8080, 9090 } accept')
     expect(script).toContain('add rule inet blackhole in_bh_web drop')
     expect(script).toContain('add rule inet blackhole fwd_from_bh_web ip daddr { 10.0.0.0/8 } accept')
     expect(script).toContain('add rule inet blackhole fwd_from_bh_web ip6 daddr { fd00::/8 } accept')
@@ -101,7 +101,7 @@ describe('nftables scripts', () => {
   })
 
   it('drops everything but replies without allowed ports', () => {
-    const script = serviceScript({ ifname: 'bh-web', allowedPorts: [], outbound: [] })
+    const script = serviceScript({ ifname: 'bh-web', hostAddress: '169.254.128.1', allowedPorts: [], outbound: [] })
     expect(script).not.toContain('dport')
     expect(script).not.toContain('daddr')
     expect(script).toContain('add rule inet blackhole in_bh_web ct state established,related accept')
