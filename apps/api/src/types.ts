@@ -11,7 +11,8 @@ export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high',
  * the failed step). Kernel: ACCESS_DENIED (enforce), SYSCALL_VIOLATION
  * (permissive), SYSCALL_OBSERVED (execve, connect, bind), LANDLOCK_DENIED,
  * OOM_KILL. Control plane: SUPERVISOR_STARTED, SUPERVISOR_STOPPED,
- * PROFILE_WARNING, AUTH_FAILED, AUDIT_GENESIS, NOTIFY_DROPPED.
+ * PROFILE_WARNING, AUTH_FAILED, AUDIT_GENESIS, AUDIT_RECOVERED, AUDIT_PRUNED,
+ * NOTIFY_DROPPED, SERVICE_READY, CONTROL_REJECTED.
  */
 export type EventType = string
 
@@ -62,6 +63,10 @@ export interface ServiceStatus {
   /** The last launch error, such as `mount tmpfs /var/log/x: Operation not permitted (EPERM)`. */
   lastError: string | null
   command: string[]
+  /** True after the service sent READY=1 on its control socket. */
+  ready: boolean
+  /** The last STATUS= text the service sent on its control socket. */
+  statusText: string | null
 }
 
 export interface ResourceSample {

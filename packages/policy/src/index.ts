@@ -52,6 +52,7 @@ export {
   type CompileInput,
   type CompileResult,
   type HostFacts,
+  CONTROL_MOUNT_POINT,
 } from './compile.js'
 export * from './export/index.js'
 export * from './score.js'

@@ -364,7 +364,7 @@ export class Supervisor extends EventEmitter {
     runtime.netCuts.clear()
     this.setStatus(runtime, {
       state: 'starting', pid: null, uid: null, gid: null, blocked: false,
-      exitCode: null, exitSignal: null, lastError: null, startedAt: null,
+      exitCode: null, exitSignal: null, lastError: null, startedAt: null, ready: false, statusText: null,
     })
     let logFd: number | null = null
     let cgroup: ServiceCgroup | null = null
@@ -508,6 +508,7 @@ export class Supervisor extends EventEmitter {
     if (runtime.network !== null) await this.releaseNetwork(runtime, runtime.network)
     runtime.network = null
     runtime.control.ready = false
+    if (runtime.status.ready) this.setStatus(runtime, { ready: false })
     removeRunState(this.dataDir, name)
 
     const intended = runtime.intent !== null
@@ -650,6 +651,7 @@ export class Supervisor extends EventEmitter {
         ready: (peer) => {
           if (runtime.control.ready) return
           runtime.control.ready = true
+          this.setStatus(runtime, { ready: true })
           this.emit('control', name, { ...runtime.control })
           void this.safeRecord({
             service: name, pid: peer.pid, type: 'SERVICE_READY', severity: 'info', actor: 'service',
@@ -659,6 +661,7 @@ export class Supervisor extends EventEmitter {
         },
         status: (text) => {
           runtime.control.statusText = text
+          this.setStatus(runtime, { statusText: text })
           this.emit('control', name, { ...runtime.control })
         },
         watchdog: () => {
@@ -797,7 +800,7 @@ function initialStatus(name: string, definition: ServiceDefinition): ServiceStat
   return {
     name, profile: definition.profile, state: 'stopped', pid: null, uid: null, gid: null, blocked: false,
     startedAt: null, exitCode: null, exitSignal: null, restarts: 0, lastError: null,
-    command: [definition.command, ...definition.args],
+    command: [definition.command, ...definition.args], ready: false, statusText: null,
   }
 }
 
