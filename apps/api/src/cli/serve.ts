@@ -13,6 +13,7 @@ import {
 } from './common.js'
 
 export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--rules FILE] [--data DIR] [--host ADDR] [--port N]
+                       [--cgroup-parent NAME]
 
 Runs the supervisor, starts every service with autostart and serves the API
 and the dashboard.
@@ -26,12 +27,19 @@ Options:
                  with mode 0700 (default: ./data)
   --host ADDR    loopback address to listen on (default: ${DEFAULT_HOST})
   --port N       TCP port to listen on, 0 for any free port (default: ${DEFAULT_PORT})
+  --cgroup-parent NAME
+                 cgroup folder that holds the services' cgroups in each
+                 hierarchy (default: blackhole); two supervisors on one host
+                 need different names
   -h, --help     show this help
 
 On the first start an admin token is printed once; set BLACKHOLE_ADMIN_TOKEN
 to store that value instead. BLACKHOLE_LOG_LEVEL sets the log level (info by
 default). SIGINT or SIGTERM stops every service and exits; a second signal
 exits at once.`
+
+// One folder name: the supervisor joins it to each hierarchy's mount point.
+const CGROUP_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
 
 export async function serveCommand(args: string[], output: Output): Promise<number> {
   const { values } = parseArgs({
@@ -42,6 +50,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       data: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      'cgroup-parent': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +69,13 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
     )
   }
   const port = values.port === undefined ? DEFAULT_PORT : parseInteger('--port', values.port, 0, 65535, SERVE_USAGE)
+  const cgroupParent = values['cgroup-parent']
+  if (cgroupParent !== undefined && !CGROUP_NAME.test(cgroupParent)) {
+    throw new UsageError(
+      `invalid --cgroup-parent "${cgroupParent}": use 1 to 64 letters, digits, . _ - (not starting with .)`,
+      SERVE_USAGE,
+    )
+  }
 
   // Signals are handled from the start: one that arrives while services
   // launch stops them once the launch is done, instead of leaving them
@@ -87,6 +103,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       configPath: values.config ?? DEFAULT_CONFIG,
       dataDir: values.data ?? DEFAULT_DATA_DIR,
       rulesPath: values.rules,
+      cgroupRoot: cgroupParent,
       adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
       print: output.out,
       logger: { level: process.env.BLACKHOLE_LOG_LEVEL ?? 'info' },

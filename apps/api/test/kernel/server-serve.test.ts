@@ -5,7 +5,7 @@
 // first, like every use of bin/blackhole.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +17,9 @@ import WebSocket from 'ws'
 const BIN = fileURLToPath(new URL('../../../../bin/blackhole', import.meta.url))
 const TOKEN = 'bh_kernel-test-admin-token-for-serve'
 const SERVICES = ['identity', 'storage']
+// Other checkouts on this host may run the example services too; a cgroup
+// parent of its own keeps this test's cgroups apart from theirs.
+const CGROUP_PARENT = `blackhole-serve-test-${process.pid}`
 
 interface ServiceStatus {
   name: string
@@ -77,16 +80,31 @@ function fetchInside(pid: number, method: string, url: string, body?: string): s
   })
 }
 
-/** cgroups of the example services left in any v1 hierarchy or the unified one. */
+/** Service cgroups left under the test's parent in any v1 hierarchy or the unified one. */
 function leftoverCgroups(): string[] {
   const found: string[] = []
   for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    for (const service of SERVICES) {
-      const path = join('/sys/fs/cgroup', hierarchy, 'blackhole', service)
-      if (existsSync(path)) found.push(path)
+    const parent = join('/sys/fs/cgroup', hierarchy, CGROUP_PARENT)
+    if (!existsSync(parent)) continue
+    for (const entry of readdirSync(parent, { withFileTypes: true })) {
+      if (entry.isDirectory()) found.push(join(parent, entry.name))
     }
   }
   return found
+}
+
+/** Removes the test's cgroup parents, which the supervisor leaves when it cannot remove them. */
+function removeCgroupParents(): void {
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const parent = join('/sys/fs/cgroup', hierarchy, CGROUP_PARENT)
+    for (const path of [...leftoverCgroups().filter((leaf) => leaf.startsWith(parent)), parent]) {
+      try {
+        rmdirSync(path)
+      } catch {
+        // Missing, or still holding a process that afterAll could not kill.
+      }
+    }
+  }
 }
 
 describe('blackhole serve', () => {
@@ -110,7 +128,7 @@ describe('blackhole serve', () => {
     dir = mkdtempSync(join(tmpdir(), 'blackhole-serve-'))
     dataDir = join(dir, 'data')
     port = await freePort()
-    child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--port', String(port)], {
+    child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--port', String(port), '--cgroup-parent', CGROUP_PARENT], {
       env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -138,6 +156,7 @@ describe('blackhole serve', () => {
         // Already gone.
       }
     }
+    removeCgroupParents()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -158,7 +177,7 @@ describe('blackhole serve', () => {
   })
 
   it('exits 1 when the port is taken', () => {
-    const second = spawnSync(process.execPath, [BIN, 'serve', '--data', join(dir, 'second'), '--port', String(port)], {
+    const second = spawnSync(process.execPath, [BIN, 'serve', '--data', join(dir, 'second'), '--port', String(port), '--cgroup-parent', CGROUP_PARENT], {
       env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
       encoding: 'utf8',
       timeout: 30_000,

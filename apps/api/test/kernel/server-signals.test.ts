@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 const BIN = fileURLToPath(new URL('../../../../bin/blackhole', import.meta.url))
 const TOKEN = 'bh_kernel-test-token-for-signals'
 const SERVICE = 'bh-signal-test'
+const CGROUP_PARENT = `blackhole-signal-test-${process.pid}`
 
 const CONFIG = `security_profiles:
   sleeper:
@@ -61,8 +62,10 @@ describe('blackhole serve signals', () => {
       await until('the service to exit', 5_000, async () => !existsSync(`/proc/${servicePid}`)).catch(() => {})
     }
     for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-      const path = join('/sys/fs/cgroup', hierarchy, 'blackhole', SERVICE)
-      if (existsSync(path)) rmdirSync(path)
+      const parent = join('/sys/fs/cgroup', hierarchy, CGROUP_PARENT)
+      for (const path of [join(parent, SERVICE), parent]) {
+        if (existsSync(path)) rmdirSync(path)
+      }
     }
     rmSync(dir, { recursive: true, force: true })
   })
@@ -71,7 +74,9 @@ describe('blackhole serve signals', () => {
     const configPath = join(dir, 'blackhole.yaml')
     writeFileSync(configPath, CONFIG)
     const port = await freePort()
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, '--data', join(dir, 'data'), '--port', String(port)], {
+    const child = spawn(process.execPath, [
+        BIN, 'serve', '--config', configPath, '--data', join(dir, 'data'), '--port', String(port), '--cgroup-parent', CGROUP_PARENT,
+      ], {
       env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -70,6 +70,12 @@ describe('blackhole command line', () => {
     expect(output.stderr[0]).toBe('blackhole: invalid --port "70000": use a whole number from 0 to 65535')
   })
 
+  it('rejects a cgroup parent with a slash', async () => {
+    const output = capture()
+    expect(await main(['serve', '--cgroup-parent', '../escape'], output)).toBe(2)
+    expect(output.stderr[0]).toBe('blackhole: invalid --cgroup-parent "../escape": use 1 to 64 letters, digits, . _ - (not starting with .)')
+  })
+
   it('prints every config error for serve and exits 1', async () => {
     const signalListeners = process.listenerCount('SIGTERM')
     const folder = newFolder()
