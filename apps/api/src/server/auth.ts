@@ -143,7 +143,7 @@ declare module 'fastify' {
  * route's pattern, not the raw URL: the router decodes percent-escapes, so
  * `/%61pi/v1/services` reaches the /api/v1/services handler while its raw
  * URL does not start with /api/. A request that matched no route is judged
- * by its decoded path, so an unknown API route answers 401 before 404.
+ * by its decoded path, so an unknown API route gets 401 before 404.
  */
 export function needsToken(request: FastifyRequest): boolean {
   if (request.routeOptions.config?.public === true) return false

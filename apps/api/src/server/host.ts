@@ -1,6 +1,6 @@
 import { collectHostFacts, type HostFactsReport } from '../diagnostics/doctor.js'
 
-/** What GET /api/v1/host returns: the facts `blackhole doctor` reports. */
+/** The body of GET /api/v1/host: the facts `blackhole doctor` reports. */
 export type HostFacts = HostFactsReport
 
 /**
