@@ -201,7 +201,8 @@ os.close(fd)
 os.unlink(path)
 escaped()
 `,
-    sh: 'f="$1/.blackhole-selftest-$$"; if : > "$f"; then rm -f "$f"; exit 1; fi',
+    // A failed redirection on a special builtin such as `:` ends a POSIX shell, so touch creates the file.
+    sh: 'f="$1/.blackhole-selftest-$$"; if touch "$f"; then rm -f "$f"; exit 1; fi',
     args: () => [dir],
     heldDetail: `creating a file in ${dir} failed`,
     escapeDetail: `created a file in ${dir}`,
@@ -436,6 +437,9 @@ function close(server: Server): Promise<void> {
  */
 export async function runSelftest(options: SelftestOptions): Promise<SelftestReport> {
   const profile = profileOf(options.config, options.profileName)
+  if (process.getuid?.() !== 0) {
+    throw new Error('blackhole selftest must run as root: the launcher creates namespaces and cgroups, and the fixtures include a setuid-root file')
+  }
   const python = options.python ?? '/usr/bin/python3'
   const interpreter = existsSync(python) ? 'python3' : 'sh'
   const tag = randomBytes(6).toString('hex')
@@ -477,7 +481,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRep
     }
     const results: ProbeResult[] = []
     for (const probe of PROBES) {
-      const result = await runProbe(probe, context, options, interpreter === 'python3' ? python : null)
+      const result = await runProbe(probe, context, options, python, interpreter === 'python3')
       if (probe.name === 'connect to a host loopback listener' && loopbackConnections > 0) {
         result.status = 'not held'
         result.detail = `the host listener accepted ${loopbackConnections} connection(s) from the sandbox`
@@ -494,16 +498,18 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRep
   }
 }
 
-async function runProbe(probe: ProbeDefinition, context: ProbeContext, options: SelftestOptions, python: string | null): Promise<ProbeResult> {
+async function runProbe(
+  probe: ProbeDefinition, context: ProbeContext, options: SelftestOptions, python: string, hasPython: boolean,
+): Promise<ProbeResult> {
   const base = { category: probe.category, name: probe.name, denials: 0 }
   const skipReason = probe.skip?.(context) ?? null
   if (skipReason !== null) return { ...base, status: 'skipped', detail: skipReason }
   const args = probe.args?.(context) ?? []
   let argv: string[]
   const timeoutSeconds = options.timeoutSeconds ?? 30
-  if (python !== null) argv = [python, '-c', prelude(timeoutSeconds) + probe.python, ...args]
+  if (hasPython) argv = [python, '-c', prelude(timeoutSeconds) + probe.python, ...args]
   else if (probe.sh !== undefined) argv = ['/bin/sh', '-c', SH_PRELUDE + probe.sh, 'sh', ...args]
-  else return { ...base, status: 'skipped', detail: 'needs python3, which is missing at /usr/bin/python3' }
+  else return { ...base, status: 'skipped', detail: `needs python3, which is missing at ${python}` }
 
   const env = probe.env?.(context) ?? {}
   const saved = new Map(Object.keys(env).map((name) => [name, process.env[name]]))

@@ -78,6 +78,20 @@ describe('selftest', () => {
     expect(memory?.detail).toContain('ENOMEM')
   }, 180_000)
 
+  it('falls back to sh without python3', async () => {
+    const report = await runSelftest({ config: strictConfig(), profileName: 'strict', python: '/nonexistent/python3' })
+    const output = formatSelftest(report)
+    expect(report.interpreter).toBe('sh')
+    for (const result of report.results) {
+      expect(['held', 'skipped'], `${result.name}: ${result.detail}\n${output}`).toContain(result.status)
+    }
+    const skipped = report.results.filter((result) => result.status === 'skipped').map((result) => result.name)
+    expect(skipped).toContain('setuid(0)')
+    expect(skipped).not.toContain('read /etc/shadow')
+    expect(report.results.filter((result) => result.status === 'held').length).toBeGreaterThanOrEqual(12)
+    expect(selftestStatus(report)).toBe(0)
+  }, 180_000)
+
   it('reports an escape as not held', async () => {
     const parsed = parseConfig(`${STRICT_YAML}  leaky:
     enforce_mode: enforce
