@@ -93,8 +93,10 @@ export interface LaunchSpec {
   mounts: MountStep[]
   rlimits: Rlimit[]
   /**
-   * cgroup files the parent writes the child's pid into before releasing it
-   * (v2: one cgroup.procs; v1: cgroup.procs of each controller's leaf).
+   * cgroup files the child is placed in before its release. For a v1
+   * cgroup.procs the child writes 0 into the sibling `tasks` file itself,
+   * because a parent-side write waits on a kernel-wide lock; for cgroup2 the
+   * parent writes the pid.
    */
   cgroupProcs: string[]
   network: { mode: NetworkMode; loopbackUp: boolean }
