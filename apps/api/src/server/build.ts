@@ -12,6 +12,10 @@ import { RequestLogController } from './logging.js'
 import { collectOpenApi } from './openapi.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
 import { registerRoutes } from './routes.js'
+import { auditRoutes } from './routes/audit.js'
+import { eventsExportRoutes } from './routes/events-export.js'
+import { profileRoutes } from './routes/profiles.js'
+import { serviceDetailRoutes } from './routes/service-detail.js'
 import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
 
 export const BODY_LIMIT = 64 * 1024
@@ -96,6 +100,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     hostFacts: options.hostFacts ?? cachedHostFacts(),
     startedAt: Date.now(),
   })
+  await app.register(profileRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
+  await app.register(auditRoutes, { audit: options.audit })
+  await app.register(serviceDetailRoutes, { supervisor: options.supervisor })
+  await app.register(eventsExportRoutes, { audit: options.audit })
   registerStream(app, {
     authenticator,
     audit: options.audit,
