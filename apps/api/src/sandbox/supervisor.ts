@@ -7,7 +7,7 @@ import { rmdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { closeFd, pidfdSendSignal, SeccompNotifier, watchExit, type NotifyEvent } from '@blackhole/native'
-import type { Config, NotifyAction, Profile, ServiceDefinition } from '@blackhole/policy'
+import type { Config, EnforceMode, NotifyAction, Profile, ServiceDefinition } from '@blackhole/policy'
 import { canonicalJson } from '../audit/canonical.js'
 import type { AuditInput, ResourceSample, ServiceStatus } from '../types.js'
 import { detectLayout, listServiceCgroups, ServiceCgroup, type CgroupLayout } from './cgroups.js'
@@ -56,6 +56,11 @@ export interface ControlState {
   statusText: string | null
   /** Milliseconds since the epoch of the last WATCHDOG=1; null before the first. */
   watchdogAt: number | null
+}
+
+export interface StartOptions {
+  /** Runs this process under the given mode instead of the profile's, as learn mode does with `permissive`. */
+  enforceMode?: EnforceMode
 }
 
 export interface ExitInfo {
@@ -187,8 +192,10 @@ export class Supervisor extends EventEmitter {
   /**
    * Starts a stopped or failed service. Resolves with its status: `running`,
    * or `failed` with lastError after a LAUNCH_FAILED record.
+   * `options.enforceMode` overrides the profile's mode for this process
+   * only; a restart by the restart policy uses the profile's own mode.
    */
-  start(name: string, actor: string): Promise<ServiceStatus> {
+  start(name: string, actor: string, options: StartOptions = {}): Promise<ServiceStatus> {
     const runtime = this.runtime(name)
     return this.serialise(runtime, async () => {
       if (this.shuttingDown) throw new InvalidStateError(`cannot start "${name}": the supervisor is shutting down`)
@@ -196,7 +203,7 @@ export class Supervisor extends EventEmitter {
         throw new InvalidStateError(`cannot start "${name}": it is ${runtime.status.state}; stop it first`)
       }
       this.cancelRestart(runtime)
-      await this.launch(runtime, actor)
+      await this.launch(runtime, actor, options.enforceMode)
       return this.get(name)
     })
   }
@@ -357,8 +364,9 @@ export class Supervisor extends EventEmitter {
 
   // ---- launch ----
 
-  private async launch(runtime: ServiceRuntime, actor: string): Promise<void> {
+  private async launch(runtime: ServiceRuntime, actor: string, enforceMode?: EnforceMode): Promise<void> {
     const { name, definition } = runtime
+    const config = enforceMode === undefined ? this.config : withEnforceMode(this.config, definition.profile, enforceMode)
     runtime.intent = null
     runtime.reaped = false
     runtime.netCuts.clear()
@@ -373,7 +381,7 @@ export class Supervisor extends EventEmitter {
     try {
       logFd = openServiceLog(this.dataDir, name)
       const prepared = await prepareLaunch({
-        name, service: definition, config: this.config, dataDir: this.dataDir,
+        name, service: definition, config, dataDir: this.dataDir,
         stdio: [-1, logFd, logFd], cgroupParent: this.cgroupParent, cgroupLayout: this.layout,
         attach: (identity) => network.attach(identity),
       })
@@ -429,6 +437,7 @@ export class Supervisor extends EventEmitter {
           group: prepared.identity.group, profile: definition.profile,
           profileSha256: profileSha256(prepared.profile), configSha256: this.config.sha256,
           command: prepared.spec.argv, cgroup: cgroup.dirs(), restarts: runtime.status.restarts,
+          enforceMode: prepared.profile.enforceMode, enforceModeOverridden: enforceMode !== undefined,
           ...network.describe(),
         },
       })
@@ -794,6 +803,12 @@ export class Supervisor extends EventEmitter {
       }
     }
   }
+}
+
+/** Returns a copy of the config whose profile `profileName` runs in `mode`; the original stays unchanged. */
+function withEnforceMode(config: Config, profileName: string, mode: EnforceMode): Config {
+  const profile = profileOf(config, profileName)
+  return { ...config, profiles: { ...config.profiles, [profileName]: { ...profile, enforceMode: mode } } }
 }
 
 function initialStatus(name: string, definition: ServiceDefinition): ServiceStatus {
