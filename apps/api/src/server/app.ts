@@ -182,6 +182,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     const server = await buildServer({
       config,
       prisma: database.prisma,
+      database: incidentDb,
       audit: auditLog,
       supervisor: services,
       logger: options.logger,

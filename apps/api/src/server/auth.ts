@@ -1,5 +1,7 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { findToken, type Role, type TokenIdentity } from '../db/tokens.js'
+import type { Session, SessionStore, UserStore } from '../db/users.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLogPort } from './ports.js'
 import { apiError } from './errors.js'
@@ -74,6 +76,43 @@ export class FailureLimiter {
 export interface Authenticator {
   /** Checks a token presented by `address`; throws the ApiError to send when it fails. */
   check(token: string | null, context: AuthContext): Promise<TokenIdentity>
+  /** Checks a session cookie's id; throws the ApiError to send when it fails. */
+  checkSession(sessionId: string, context: AuthContext): Promise<SessionIdentity>
+  /** Checks a name and password; returns the user's name and role or throws UNAUTHORIZED. */
+  checkPassword(name: string, password: string, context: AuthContext): Promise<{ name: string; role: Role }>
+}
+
+/** A session's identity: `identity.name` is the user or token name, `id` the token's id or 0 for a user. */
+export interface SessionIdentity {
+  identity: TokenIdentity
+  session: Session
+}
+
+/** Stores the authenticator reads users and sessions from. */
+export interface AccessStores {
+  users: UserStore
+  sessions: SessionStore
+}
+
+/** Name of the cookie that carries the browser session id. */
+export const SESSION_COOKIE = 'blackhole_session'
+
+/** Returns a cookie's value from a Cookie header, or null. */
+export function cookieValue(header: string | undefined, name: string): string | null {
+  if (header === undefined) return null
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=')
+    if (index < 0) continue
+    if (part.slice(0, index).trim() === name) return part.slice(index + 1).trim()
+  }
+  return null
+}
+
+/** Compares two strings in time that depends only on their lengths. */
+export function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8')
+  const right = Buffer.from(b, 'utf8')
+  return left.length === right.length && timingSafeEqual(left, right)
 }
 
 export interface AuthContext {
@@ -89,7 +128,12 @@ export function bearerToken(header: string | undefined): string | null {
   return match ? match[1]! : null
 }
 
-export function createAuthenticator(prisma: PrismaClient, audit: AuditLogPort, limiter = new FailureLimiter()): Authenticator {
+export function createAuthenticator(
+  prisma: PrismaClient,
+  audit: AuditLogPort,
+  limiter = new FailureLimiter(),
+  stores: AccessStores | null = null,
+): Authenticator {
   async function recordFailure(context: AuthContext, reason: string, metadata: Record<string, unknown> = {}) {
     await audit.append({
       type: 'AUTH_FAILED',
@@ -100,25 +144,48 @@ export function createAuthenticator(prisma: PrismaClient, audit: AuditLogPort, l
     })
   }
 
+  async function rejectIfLimited(context: AuthContext): Promise<void> {
+    const waitMs = limiter.retryAfterMs(context.address)
+    if (waitMs <= 0) return
+    // Only the first 429 of a lockout is recorded, so a guessing client
+    // cannot flood the audit log.
+    const earlier = limiter.recordRejection(context.address)
+    if (earlier === 0) await recordFailure(context, 'rate limited', { rateLimited: true })
+    const seconds = Math.ceil(waitMs / 1000)
+    const limited = apiError('RATE_LIMITED', seconds)
+    limited.headers['retry-after'] = String(seconds)
+    throw limited
+  }
+
+  async function fail(context: AuthContext, reason: string, metadata: Record<string, unknown> = {}): Promise<never> {
+    const failures = limiter.recordFailure(context.address)
+    await recordFailure(context, reason, { failuresInWindow: failures, ...metadata })
+    throw apiError('UNAUTHORIZED', reason)
+  }
+
   return {
     async check(token, context) {
-      const waitMs = limiter.retryAfterMs(context.address)
-      if (waitMs > 0) {
-        // Only the first 429 of a lockout is recorded, so a guessing client
-        // cannot flood the audit log.
-        const earlier = limiter.recordRejection(context.address)
-        if (earlier === 0) await recordFailure(context, 'rate limited', { rateLimited: true })
-        const seconds = Math.ceil(waitMs / 1000)
-        const limited = apiError('RATE_LIMITED', seconds)
-        limited.headers['retry-after'] = String(seconds)
-        throw limited
-      }
+      await rejectIfLimited(context)
       const identity = token === null ? null : await findToken(prisma, token)
-      if (identity !== null) return identity
-      const reason = token === null ? 'missing bearer token' : 'invalid or revoked token'
-      const failures = limiter.recordFailure(context.address)
-      await recordFailure(context, reason, { failuresInWindow: failures })
-      throw apiError('UNAUTHORIZED', reason)
+      if (identity !== null && stores?.users.tokenOwnerDisabled(identity.id) !== true) return identity
+      const reason = token === null ? 'missing bearer token' : identity === null ? 'invalid or revoked token' : 'token owner is disabled'
+      return fail(context, reason)
+    },
+
+    async checkSession(sessionId, context) {
+      await rejectIfLimited(context)
+      const session = stores?.sessions.find(sessionId) ?? null
+      if (session === null) return fail(context, 'invalid or expired session; sign in again')
+      const name = session.subject.slice(session.subject.indexOf(':') + 1)
+      return { identity: { id: session.tokenId ?? 0, name, role: session.role }, session }
+    },
+
+    async checkPassword(name, password, context) {
+      await rejectIfLimited(context)
+      const user = stores === null ? null : await stores.users.authenticate(name, password)
+      if (user !== null) return { name: user.name, role: user.role }
+      // The reason does not say whether the name exists.
+      return fail(context, 'invalid user name or password, or the user is disabled', { user: name })
     },
   }
 }
@@ -131,10 +198,14 @@ declare module 'fastify' {
     actor: string | null
     /** That token's role; null on public routes. */
     role: Role | null
+    /** The browser session when the request was authenticated by its cookie; null otherwise. */
+    session: Session | null
   }
   interface FastifyContextConfig {
     /** True for routes that need no token: health and the WebSocket, which authenticates in its first message. */
     public?: boolean
+    /** The least role the route needs; viewer when not set (viewers still send only GET). */
+    role?: Role
   }
 }
 
@@ -159,20 +230,56 @@ export function needsToken(request: FastifyRequest): boolean {
   return decoded.replace(/\/+/g, '/').startsWith('/api/')
 }
 
-/** Returns the onRequest hook: every route under /api/ needs a token unless its config marks it public. */
+const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
+
+/** Returns true when `role` is `least` or above. */
+export function hasRole(role: Role, least: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[least]
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * Returns the onRequest hook: every route under /api/ needs a token unless
+ * its config marks it public. A bearer token wins over a session cookie.
+ * A cookie-authenticated request that changes state must carry the
+ * session's X-CSRF-Token, because a browser sends the cookie on requests
+ * that other sites start; bearer requests are exempt since no other site
+ * can make a browser attach the header.
+ */
 export function authHook(authenticator: Authenticator) {
   return async (request: FastifyRequest): Promise<void> => {
     if (!needsToken(request)) return
-    const identity = await authenticator.check(bearerToken(request.headers.authorization), {
-      address: request.ip,
-      method: request.method,
-      url: request.url,
-    })
-    request.identity = identity
-    request.actor = `token:${identity.name}`
-    request.role = identity.role
-    if (identity.role === 'viewer' && request.method !== 'GET' && request.method !== 'HEAD') {
-      throw apiError('FORBIDDEN', `token "${identity.name}" has the viewer role, which may only send GET requests`)
+    const context = { address: request.ip, method: request.method, url: request.url }
+    const token = bearerToken(request.headers.authorization)
+    const sessionId = token === null ? cookieValue(request.headers.cookie, SESSION_COOKIE) : null
+    if (sessionId !== null && sessionId !== '') {
+      const { identity, session } = await authenticator.checkSession(sessionId, context)
+      request.identity = identity
+      request.session = session
+      request.actor = session.subject
+      request.role = session.role
+      if (!SAFE_METHODS.has(request.method)) {
+        const header = request.headers['x-csrf-token']
+        if (typeof header !== 'string' || !safeEqual(header, session.csrfToken)) {
+          throw apiError('CSRF_FAILED', request.method)
+        }
+      }
+    } else {
+      const identity = await authenticator.check(token, context)
+      request.identity = identity
+      request.actor = `token:${identity.name}`
+      request.role = identity.role
+    }
+    const role = request.role!
+    const separator = request.actor!.indexOf(':')
+    const who = `${request.actor!.slice(0, separator)} "${request.actor!.slice(separator + 1)}"`
+    if (role === 'viewer' && !SAFE_METHODS.has(request.method)) {
+      throw apiError('FORBIDDEN', `${who} has the viewer role, which may only send GET requests`)
+    }
+    const least = request.routeOptions.config?.role
+    if (least !== undefined && !hasRole(role, least)) {
+      throw apiError('FORBIDDEN', `${who} has the ${role} role; ${request.method} ${request.routeOptions.url} needs ${least} or above`)
     }
   }
 }

@@ -4,7 +4,10 @@ import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
 import type { Config } from '@blackhole/policy'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type Database from 'better-sqlite3'
+import { SessionStore, TokenStore, UserStore } from '../db/users.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
+import { registerAccessRoutes } from './access.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, toErrorResponse } from './errors.js'
 import { cachedHostFacts, type HostFacts } from './host.js'
@@ -23,6 +26,8 @@ export const BODY_LIMIT = 64 * 1024
 export interface ServerOptions {
   config: Config
   prisma: PrismaClient
+  /** A better-sqlite3 connection to the same database, for users, sessions and tokens. */
+  database: Database.Database
   audit: AuditLogPort
   supervisor: SupervisorPort
   /** Passed to Fastify: false for none, true or pino options for a logger. */
@@ -54,8 +59,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.decorateRequest('identity', null)
   app.decorateRequest('actor', null)
   app.decorateRequest('role', null)
+  app.decorateRequest('session', null)
 
-  const authenticator = createAuthenticator(options.prisma, options.audit, options.limiter)
+  const stores = { users: new UserStore(options.database), sessions: new SessionStore(options.database) }
+  const tokens = new TokenStore(options.database)
+  const authenticator = createAuthenticator(options.prisma, options.audit, options.limiter, stores)
   app.addHook('onRequest', authHook(authenticator))
 
   app.addHook('onSend', async (request, reply) => {
@@ -100,6 +108,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     hostFacts: options.hostFacts ?? cachedHostFacts(),
     startedAt: Date.now(),
   })
+  registerAccessRoutes(app, { ...stores, tokens, authenticator, audit: options.audit })
   await app.register(profileRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
   await app.register(auditRoutes, { audit: options.audit })
   await app.register(serviceDetailRoutes, { supervisor: options.supervisor })

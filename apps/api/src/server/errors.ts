@@ -23,6 +23,12 @@ const definitions = {
     status: 403,
     message: (detail: string) => detail,
   },
+  /** A state-changing request authenticated by a session cookie without the session's X-CSRF-Token. */
+  CSRF_FAILED: {
+    status: 403,
+    message: (method: string) =>
+      `${method} with a session cookie needs the X-CSRF-Token header from POST /api/v1/auth/login or GET /api/v1/auth/session`,
+  },
   /** A route the API does not have, or a dashboard page when the dashboard is not built. */
   NOT_FOUND: { status: 404, message: (route: string, hint: string) => `route ${route} not found; ${hint}` },
   /** A profile name not in the config. */

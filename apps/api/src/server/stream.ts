@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { TokenIdentity } from '../db/tokens.js'
 import type { AuditRecord, ResourceSample, ServiceStatus } from '../types.js'
-import type { Authenticator } from './auth.js'
+import { cookieValue, SESSION_COOKIE, type Authenticator } from './auth.js'
 import { apiError, ApiError } from './errors.js'
 import type { AuditLogPort, SupervisorPort } from './ports.js'
 
@@ -53,12 +53,30 @@ function parseClientMessage(data: Buffer): ClientMessage | string {
 }
 
 /**
+ * Returns true when the handshake's Origin header, if any, names the host
+ * the request was sent to. A page on another site could otherwise open the
+ * socket with the user's session cookie, because the WebSocket handshake is
+ * exempt from the same-origin policy.
+ */
+function sameOrigin(request: FastifyRequest): boolean {
+  const origin = request.headers.origin
+  if (origin === undefined) return true
+  try {
+    return new URL(origin).host === request.headers.host
+  } catch {
+    return false
+  }
+}
+
+/**
  * One client connection. Browsers cannot set headers on a WebSocket, so the
- * token comes in the first message; until it does, the client receives
- * nothing.
+ * client authenticates with its session cookie or, failing that, with a
+ * token in the first message; until then it receives nothing.
  */
 class StreamClient {
   private identity: TokenIdentity | null = null
+  /** Set once a cookie or token check has begun, so a client is subscribed at most once. */
+  private authStarted = false
   private topics = new Set<Topic>(TOPICS)
   private readonly unsubscribers: (() => void)[] = []
   private readonly authTimer: NodeJS.Timeout
@@ -78,6 +96,28 @@ class StreamClient {
     })
     socket.on('close', () => this.dispose())
     socket.on('error', (error) => request.log.info({ err: error }, 'stream socket error'))
+    const sessionId = cookieValue(request.headers.cookie, SESSION_COOKIE)
+    if (sessionId !== null && sessionId !== '' && sameOrigin(request)) void this.authenticateSession(sessionId)
+  }
+
+  private async authenticateSession(sessionId: string): Promise<void> {
+    this.authStarted = true
+    clearTimeout(this.authTimer)
+    try {
+      const { identity } = await this.deps.authenticator.checkSession(sessionId, {
+        address: this.request.ip,
+        method: 'GET',
+        url: this.request.url,
+      })
+      this.identity = identity
+    } catch (error) {
+      const rateLimited = error instanceof ApiError && error.code === 'RATE_LIMITED'
+      this.close(rateLimited ? CLOSE_RATE_LIMITED : CLOSE_UNAUTHORIZED, error instanceof Error ? error.message : 'unauthorized')
+      return
+    }
+    if (this.socket.readyState !== this.socket.OPEN) return
+    this.send({ type: 'hello', services: this.deps.supervisor.list() })
+    this.subscribe()
   }
 
   private async onMessage(data: Buffer): Promise<void> {
@@ -87,7 +127,7 @@ class StreamClient {
       return
     }
     if (message.type === 'auth') {
-      if (this.identity !== null) return
+      if (this.authStarted) return
       await this.authenticate(message.token)
       return
     }
@@ -99,6 +139,7 @@ class StreamClient {
   }
 
   private async authenticate(token: string): Promise<void> {
+    this.authStarted = true
     clearTimeout(this.authTimer)
     try {
       this.identity = await this.deps.authenticator.check(token, {
