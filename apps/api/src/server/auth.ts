@@ -206,6 +206,8 @@ declare module 'fastify' {
     public?: boolean
     /** The least role the route needs; viewer when not set (viewers still send only GET). */
     role?: Role
+    /** True for a route outside /api/ that still needs a token or session, such as /metrics. */
+    authenticate?: boolean
   }
 }
 
@@ -218,6 +220,7 @@ declare module 'fastify' {
  */
 export function needsToken(request: FastifyRequest): boolean {
   if (request.routeOptions.config?.public === true) return false
+  if (request.routeOptions.config?.authenticate === true) return true
   const pattern = request.routeOptions.url
   if (pattern !== undefined) return pattern.startsWith('/api/')
   const path = request.url.split('?')[0]!

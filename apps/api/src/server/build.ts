@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3'
 import { SessionStore, TokenStore, UserStore } from '../db/users.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { registerAccessRoutes } from './access.js'
+import { MetricsCollector, registerMetrics } from './metrics.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, toErrorResponse } from './errors.js'
 import { cachedHostFacts, type HostFacts } from './host.js'
@@ -109,6 +110,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     startedAt: Date.now(),
   })
   registerAccessRoutes(app, { ...stores, tokens, authenticator, audit: options.audit })
+  registerMetrics(app, new MetricsCollector(options.audit, options.supervisor))
   await app.register(profileRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
   await app.register(auditRoutes, { audit: options.audit })
   await app.register(serviceDetailRoutes, { supervisor: options.supervisor })
