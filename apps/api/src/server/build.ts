@@ -18,6 +18,7 @@ import type { AuditLogPort, SupervisorPort } from './ports.js'
 import { registerRoutes } from './routes.js'
 import { auditRoutes } from './routes/audit.js'
 import { eventsExportRoutes } from './routes/events-export.js'
+import { learnRoutes } from './routes/learn.js'
 import { profileRoutes } from './routes/profiles.js'
 import { serviceDetailRoutes } from './routes/service-detail.js'
 import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
@@ -112,6 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerAccessRoutes(app, { ...stores, tokens, authenticator, audit: options.audit })
   registerMetrics(app, new MetricsCollector(options.audit, options.supervisor))
   await app.register(profileRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
+  await app.register(learnRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
   await app.register(auditRoutes, { audit: options.audit })
   await app.register(serviceDetailRoutes, { supervisor: options.supervisor })
   await app.register(eventsExportRoutes, { audit: options.audit })
