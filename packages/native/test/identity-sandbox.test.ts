@@ -111,6 +111,9 @@ async function probe(profile: Profile): Promise<Probe> {
     stdio: [-1, -1, -1],
     listenFds: [],
     persistentSources: {},
+    // The supervisor binds the service's folder at /run/blackhole-app, so
+    // the test works when the repository lives under a masked tree like /tmp.
+    appDir: service.workingDirectory,
     env: {},
   })
   const run = await runSandbox(spec, { notifyActions })
