@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError, openBlackhole, type Blackhole } from '../server/app.js'
+import { ConfigError, openBlackhole, type Blackhole, type TlsOptions } from '../server/app.js'
 import { formatError } from '@blackhole/policy'
 import {
   DEFAULT_CONFIG,
@@ -13,7 +14,8 @@ import {
 } from './common.js'
 
 export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--rules FILE] [--data DIR] [--host ADDR] [--port N]
-                       [--cgroup-parent NAME]
+                       [--cgroup-parent NAME] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                       [--allow-insecure-remote]
 
 Runs the supervisor, starts every service with autostart and serves the API
 and the dashboard.
@@ -25,12 +27,23 @@ Options:
                  when it exists); PUT /api/v1/rules rewrites this file
   --data DIR     data folder for the database, audit log and keys, created
                  with mode 0700 (default: ./data)
-  --host ADDR    loopback address to listen on (default: ${DEFAULT_HOST})
+  --host ADDR    address to listen on (default: ${DEFAULT_HOST}); an address
+                 other than loopback needs --tls-cert and --tls-key
   --port N       TCP port to listen on, 0 for any free port (default: ${DEFAULT_PORT})
   --cgroup-parent NAME
                  cgroup folder that holds the services' cgroups in each
                  hierarchy (default: blackhole); two supervisors on one host
                  need different names
+  --tls-cert FILE
+                 PEM certificate chain; serves HTTPS and WSS
+  --tls-key FILE PEM private key of that certificate
+  --tls-client-ca FILE
+                 PEM CA certificates; clients must present a certificate
+                 signed by one of them (mutual TLS), and its subject is
+                 recorded before the token or user in the audit actor
+  --allow-insecure-remote
+                 listen on a non-loopback address without TLS, so tokens,
+                 passwords and cookies cross the network in clear text
   -h, --help     show this help
 
 On the first start an admin token is printed once; set BLACKHOLE_ADMIN_TOKEN
@@ -51,6 +64,10 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       host: { type: 'string' },
       port: { type: 'string' },
       'cgroup-parent': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-client-ca': { type: 'string' },
+      'allow-insecure-remote': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,10 +78,13 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
     return 0
   }
   const host = values.host ?? DEFAULT_HOST
-  if (!isLoopback(host)) {
+  const tls = readTlsOptions(values['tls-cert'], values['tls-key'], values['tls-client-ca'])
+  const insecureRemote = !isLoopback(host) && tls === null
+  if (insecureRemote && values['allow-insecure-remote'] !== true) {
     throw new UsageError(
-      `--host "${host}" rejected: it is not a loopback address, and the API has no TLS yet. ` +
-        'Listen on 127.0.0.1 or ::1 and put a TLS-terminating proxy in front for remote access',
+      `--host "${host}" rejected: it is not a loopback address, and remote access needs TLS. ` +
+        'Add --tls-cert FILE --tls-key FILE (and --tls-client-ca FILE for client certificates), ' +
+        'or --allow-insecure-remote to send tokens in clear text',
       SERVE_USAGE,
     )
   }
@@ -104,6 +124,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       dataDir: values.data ?? DEFAULT_DATA_DIR,
       rulesPath: values.rules,
       cgroupRoot: cgroupParent,
+      tls: tls ?? undefined,
       adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
       print: output.out,
       logger: { level: process.env.BLACKHOLE_LOG_LEVEL ?? 'info' },
@@ -121,6 +142,18 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   }
 
   const { app, supervisor } = blackhole
+  if (insecureRemote) {
+    const warning = `listening on ${host} without TLS: tokens, passwords and session cookies cross the network in clear text`
+    output.err(`blackhole: WARNING: ${warning}`)
+    app.log.warn({ host }, warning)
+    await blackhole.audit.append({
+      type: 'INSECURE_REMOTE_LISTEN',
+      severity: 'high',
+      description: `API ${warning}`,
+      metadata: { host, port },
+      actor: 'cli',
+    })
+  }
   const stopped = new Promise<number>((resolve) => {
     stop = () => {
       app.log.info({ signal: signalled }, 'stopping services and shutting down')
@@ -154,11 +187,32 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   const address = app.server.address()
   const boundPort = typeof address === 'object' && address !== null ? address.port : port
   const shownHost = host.includes(':') ? `[${host}]` : host
-  output.out(`Blackhole listening on http://${shownHost}:${boundPort}`)
+  output.out(`Blackhole listening on ${tls === null ? 'http' : 'https'}://${shownHost}:${boundPort}`)
   if (signalled === null) {
     await supervisor.startAll('supervisor').catch((error: unknown) => {
       app.log.error({ err: error }, 'starting the services failed')
     })
   }
   return stopped
+}
+
+function readPem(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    throw new UsageError(`cannot read ${option} "${path}": ${(error as Error).message}`, SERVE_USAGE)
+  }
+}
+
+/** Reads the TLS files; returns null when no TLS option is given. */
+export function readTlsOptions(cert: string | undefined, key: string | undefined, clientCa: string | undefined): TlsOptions | null {
+  if (cert === undefined && key === undefined && clientCa === undefined) return null
+  if (cert === undefined || key === undefined) {
+    throw new UsageError('--tls-cert FILE and --tls-key FILE go together; give both', SERVE_USAGE)
+  }
+  return {
+    cert: readPem('--tls-cert', cert),
+    key: readPem('--tls-key', key),
+    clientCa: clientCa === undefined ? undefined : readPem('--tls-client-ca', clientCa),
+  }
 }

@@ -24,6 +24,9 @@ import { Supervisor } from '../sandbox/supervisor.js'
 import type { FailureLimiter } from './auth.js'
 import { buildServer } from './build.js'
 import { registerHistoryRoute, VERSION } from './routes.js'
+import type { TlsOptions } from './tls.js'
+
+export type { TlsOptions } from './tls.js'
 
 /** The dashboard build of this checkout (apps/web/dist), found from this file. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url))
@@ -62,6 +65,8 @@ export interface BlackholeOptions {
   rulesPath?: string | null
   /** Passed to buildServer. */
   streamAuthTimeoutMs?: number
+  /** Serve HTTPS with these settings; plain HTTP when absent. */
+  tls?: TlsOptions
   limiter?: FailureLimiter
 }
 
@@ -188,6 +193,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       logger: options.logger,
       webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
       streamAuthTimeoutMs: options.streamAuthTimeoutMs,
+      tls: options.tls,
       limiter: options.limiter,
     })
     app = server

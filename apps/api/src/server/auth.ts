@@ -5,6 +5,7 @@ import type { Session, SessionStore, UserStore } from '../db/users.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLogPort } from './ports.js'
 import { apiError } from './errors.js'
+import { clientCertificateSubject } from './tls.js'
 
 export const FAILURE_LIMIT = 10
 export const FAILURE_WINDOW_MS = 60_000
@@ -284,6 +285,10 @@ export function authHook(authenticator: Authenticator) {
     if (least !== undefined && !hasRole(role, least)) {
       throw apiError('FORBIDDEN', `${who} has the ${role} role; ${request.method} ${request.routeOptions.url} needs ${least} or above`)
     }
+    // Under mutual TLS the certificate names the machine or person and the
+    // token or session names the account, so the audit actor keeps both.
+    const certificate = clientCertificateSubject(request)
+    if (certificate !== null) request.actor = `cert:${certificate}/${request.actor}`
   }
 }
 

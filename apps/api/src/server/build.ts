@@ -9,6 +9,7 @@ import { SessionStore, TokenStore, UserStore } from '../db/users.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { registerAccessRoutes } from './access.js'
 import { MetricsCollector, registerMetrics } from './metrics.js'
+import { httpsServerOptions, type TlsOptions } from './tls.js'
 import { authHook, createAuthenticator, FailureLimiter } from './auth.js'
 import { apiError, ApiError, toErrorResponse } from './errors.js'
 import { cachedHostFacts, type HostFacts } from './host.js'
@@ -41,6 +42,8 @@ export interface ServerOptions {
   limiter?: FailureLimiter
   /** Time a WebSocket client has to send its auth message, in milliseconds (5000 by default). */
   streamAuthTimeoutMs?: number
+  /** Serve HTTPS with these settings; plain HTTP when absent. */
+  tls?: TlsOptions
 }
 
 /**
@@ -49,6 +52,7 @@ export interface ServerOptions {
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(options.tls === undefined ? {} : { https: httpsServerOptions(options.tls) }),
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
     logController: new RequestLogController(),

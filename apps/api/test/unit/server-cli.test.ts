@@ -61,7 +61,9 @@ describe('blackhole command line', () => {
   it('refuses a non-loopback host', async () => {
     const output = capture()
     expect(await main(['serve', '--host', '0.0.0.0'], output)).toBe(2)
-    expect(output.stderr[0]).toMatch(/^blackhole: --host "0.0.0.0" rejected: it is not a loopback address, and the API has no TLS yet\./)
+    expect(output.stderr[0]).toMatch(/^blackhole: --host "0.0.0.0" rejected: it is not a loopback address, and remote access needs TLS\./)
+    expect(output.stderr[0]).toContain('--tls-cert FILE --tls-key FILE')
+    expect(output.stderr[0]).toContain('--allow-insecure-remote')
   })
 
   it('rejects a port out of range', async () => {
