@@ -210,8 +210,11 @@ function removeSyscalls(document: Document, path: string[], names: Set<string>):
     if (isMap(item)) return !names.has(String((item as YAMLMap).get('name')))
     return true
   })
-  // An empty list reads as "denied: []"; drop the key so the text stays tidy.
-  if (seq.items.length === 0) document.deleteIn(path)
+  // An empty list would read as "denied: []"; drop the key, and its section when that empties too.
+  if (seq.items.length > 0) return
+  document.deleteIn(path)
+  const section = document.getIn(path.slice(0, -1), true)
+  if (isMap(section) && section.items.length === 0) document.deleteIn(path.slice(0, -1))
 }
 
 function replaceFileAccess(document: Document, path: string[], rulePath: string): void {
