@@ -6,6 +6,8 @@
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
+  /** The whole error body, for fields beyond error and message (such as a list of profile errors). */
+  details: Record<string, unknown> | null = null
 
   constructor(status: number, code: string, message: string, options?: ErrorOptions) {
     super(message, options)

@@ -2,7 +2,9 @@ import { tokenStore } from '../auth/tokenStore.js'
 import { ApiError } from './ApiError.js'
 
 export interface ApiRequestOptions {
-  method?: 'GET' | 'POST'
+  method?: 'GET' | 'POST' | 'PUT'
+  /** Sent as JSON; without it a request carries no body. */
+  body?: unknown
   /** Defaults to the signed-in token; pass one explicitly to test it at login. */
   token?: string | null
   signal?: AbortSignal
@@ -33,9 +35,14 @@ export async function apiRequest<T>(path: string, options: ApiRequestOptions = {
 
   let response: Response
   try {
-    // No body and no content-type on POST: the actions take no payload,
-    // and Fastify rejects an empty body declared as JSON.
-    response = await fetch(url, { method, headers, signal: options.signal })
+    // No body and no content-type unless one is given: the actions take no
+    // payload, and Fastify rejects an empty body declared as JSON.
+    const init: RequestInit = { method, headers, signal: options.signal }
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      init.body = JSON.stringify(options.body)
+    }
+    response = await fetch(url, init)
   } catch (error) {
     if (options.signal?.aborted) throw error
     const reason = error instanceof Error ? error.message : String(error)
@@ -58,7 +65,11 @@ export async function apiRequest<T>(path: string, options: ApiRequestOptions = {
   }
 
   if (!response.ok) {
-    if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message)
+    if (isErrorBody(body)) {
+      const error = new ApiError(response.status, body.error, body.message)
+      error.details = body as unknown as Record<string, unknown>
+      throw error
+    }
     const status = `${response.status} ${response.statusText}`.trim()
     throw new ApiError(response.status, `HTTP_${response.status}`, `${method} ${url} returned ${status}`)
   }

@@ -13,7 +13,7 @@ interface ActionSpec {
   states: ServiceStatus['state'][]
 }
 
-const actions: Record<Exclude<ServiceAction, 'stop'>, ActionSpec> = {
+const actions: Record<ServiceAction, ActionSpec> = {
   start: {
     label: 'Start',
     tone: 'default',
@@ -35,6 +35,27 @@ const actions: Record<Exclude<ServiceAction, 'stop'>, ActionSpec> = {
     description: 'Thaws the processes and restores the network.',
     states: ['isolated'],
   },
+  stop: {
+    label: 'Stop',
+    tone: 'default',
+    title: 'Stop',
+    description: 'Sends SIGTERM and waits for the service to exit; it stays stopped until started.',
+    states: ['running', 'starting'],
+  },
+  block: {
+    label: 'Block',
+    tone: 'danger',
+    title: 'Block network of',
+    description: 'Cuts the network of the service while its processes keep running. Unblock restores it.',
+    states: ['running'],
+  },
+  unblock: {
+    label: 'Unblock',
+    tone: 'default',
+    title: 'Unblock network of',
+    description: 'Restores the network of the service.',
+    states: ['running'],
+  },
   terminate: {
     label: 'Terminate',
     tone: 'danger',
@@ -45,22 +66,45 @@ const actions: Record<Exclude<ServiceAction, 'stop'>, ActionSpec> = {
   },
 }
 
-type OfferedAction = keyof typeof actions
+type OfferedAction = ServiceAction
 
 const pastTense: Record<OfferedAction, string> = {
   start: 'Started',
+  stop: 'Stopped',
   isolate: 'Isolated',
   resume: 'Resumed',
+  block: 'Blocked',
+  unblock: 'Unblocked',
   terminate: 'Terminated',
 }
 
+/** Actions that need the service name typed before they run. */
+const typedConfirmation = new Set<OfferedAction>(['terminate', 'block'])
+
+/** Every action, for the service detail page; destructive ones live only there. */
+export const allActions: readonly OfferedAction[] = ['start', 'stop', 'isolate', 'resume', 'block', 'unblock', 'terminate']
+
+function isOffered(action: OfferedAction, service: ServiceStatus): boolean {
+  if (!actions[action].states.includes(service.state)) return false
+  // Block and unblock apply to a running service whose network is, or is not, cut.
+  if (action === 'block') return !service.blocked
+  if (action === 'unblock') return service.blocked
+  return true
+}
+
+export interface ServiceActionsProps {
+  service: ServiceStatus
+  /** The actions to offer when the state allows them. */
+  available: readonly OfferedAction[]
+  /** Show the audit record each action produced. */
+  showRecord?: boolean
+}
+
 /** The action buttons of one service, each behind a confirmation dialog. */
-export function ServiceActions({ service }: { service: ServiceStatus }) {
+export function ServiceActions({ service, available, showRecord = false }: ServiceActionsProps) {
   const [pending, setPending] = useState<OfferedAction | null>(null)
   const mutation = useServiceAction(service.name)
-  const offered = (Object.keys(actions) as OfferedAction[]).filter((action) =>
-    actions[action].states.includes(service.state),
-  )
+  const offered = available.filter((action) => isOffered(action, service))
   const spec = pending === null ? null : actions[pending]
 
   return (
@@ -80,10 +124,17 @@ export function ServiceActions({ service }: { service: ServiceStatus }) {
         ))}
       </div>
       <p className="action-result" role="status" data-testid="action-result">
-        {mutation.isPending ? `${actions[mutation.variables as OfferedAction].label}…` : null}
+        {mutation.isPending ? `${actions[mutation.variables].label}…` : null}
         {mutation.isSuccess ? (
           <span className="success">
-            {pastTense[mutation.data.action as OfferedAction]}: now {mutation.data.service.state}
+            {pastTense[mutation.data.action]}: now {mutation.data.service.state}
+            {mutation.data.service.blocked && mutation.data.service.state === 'running' ? ', network cut' : ''}
+          </span>
+        ) : null}
+        {showRecord && mutation.isSuccess && mutation.data.record !== null ? (
+          <span className="action-record" data-testid="action-record">
+            {' '}
+            Audit record #{mutation.data.record.seq}: {mutation.data.record.type} by {mutation.data.record.actor ?? 'unknown'}
           </span>
         ) : null}
         {mutation.isError ? <span className="error">{errorMessage(mutation.error)}</span> : null}
@@ -93,7 +144,7 @@ export function ServiceActions({ service }: { service: ServiceStatus }) {
         title={spec === null ? '' : `${spec.title} ${service.name}?`}
         confirmLabel={spec?.label ?? ''}
         tone={spec?.tone ?? 'default'}
-        confirmText={pending === 'terminate' ? service.name : undefined}
+        confirmText={pending !== null && typedConfirmation.has(pending) ? service.name : undefined}
         onCancel={() => setPending(null)}
         onConfirm={() => {
           if (pending !== null) mutation.mutate(pending)

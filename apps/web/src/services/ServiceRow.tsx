@@ -8,6 +8,9 @@ import { useServiceMetrics } from './useServiceMetrics.js'
 
 const columnCount = 8
 
+// Destructive actions live on the service page, where they ask for the name.
+const overviewActions = ['start', 'resume'] as const
+
 /** One service: its facts, live CPU and memory, actions and last error. */
 export function ServiceRow({ service }: { service: ServiceStatus }) {
   const samples = useServiceMetrics(service.name)
@@ -19,7 +22,7 @@ export function ServiceRow({ service }: { service: ServiceStatus }) {
     <>
       <tr data-service={service.name}>
         <th scope="row" data-label="Name">
-          {service.name}
+          <a href={`#/services/${encodeURIComponent(service.name)}`}>{service.name}</a>
         </th>
         <td data-label="Profile">{service.profile}</td>
         <td data-label="State">
@@ -57,7 +60,10 @@ export function ServiceRow({ service }: { service: ServiceStatus }) {
           ) : null}
         </td>
         <td data-label="Actions">
-          <ServiceActions service={service} />
+          <ServiceActions service={service} available={overviewActions} />
+          <a className="detail-link" href={`#/services/${encodeURIComponent(service.name)}`} aria-label={`Details and actions of ${service.name}`}>
+            Details
+          </a>
         </td>
       </tr>
       {service.state === 'failed' && service.lastError ? (

@@ -78,6 +78,8 @@ function service(name: string, state: ServiceStatus['state']): ServiceStatus {
     restarts: 0,
     lastError: null,
     command: [],
+    ready: false,
+    statusText: null,
   }
 }
 

@@ -19,6 +19,8 @@ function service(name: string, state: ServiceStatus['state']): ServiceStatus {
     restarts: 0,
     lastError: null,
     command: ['/bin/sleep', 'infinity'],
+    ready: false,
+    statusText: null,
   }
 }
 
