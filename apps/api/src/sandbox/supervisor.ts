@@ -22,6 +22,7 @@ import {
   spawnPrepared,
 } from './launch.js'
 import { ServiceNetwork } from './network.js'
+import { lockCgroupParent, type ParentLock } from './parent-lock.js'
 import { notifyEventToAudit } from './notify.js'
 import { removeRunState, writeRunState } from './run-state.js'
 
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   record: (input: AuditInput) => Promise<unknown>
   /** Parent cgroup of the services, relative to each hierarchy (default `blackhole`). */
   cgroupRoot?: string
+  /** Folder of the cgroup parent lock files; tests point it at a temporary folder. */
+  parentLockDir?: string
   /** Time between SIGTERM and SIGKILL for stop and terminate, in milliseconds (default 5000). */
   graceMs?: number
   /** Interval of the 'metrics' event, in milliseconds (default 1000). */
@@ -132,6 +135,7 @@ export class Supervisor extends EventEmitter {
   private metricsTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
   private shutdownPromise: Promise<void> | null = null
+  private readonly parentLock: ParentLock
 
   constructor(options: SupervisorOptions) {
     super()
@@ -140,6 +144,7 @@ export class Supervisor extends EventEmitter {
     this.dataDir = options.dataDir
     this.record = options.record
     this.cgroupParent = options.cgroupRoot ?? 'blackhole'
+    this.parentLock = lockCgroupParent(this.cgroupParent, this.dataDir, options.parentLockDir)
     this.graceMs = options.graceMs ?? 5000
     this.logger = options.logger ?? quietLogger
     this.layout = detectLayout()
@@ -353,6 +358,7 @@ export class Supervisor extends EventEmitter {
       }),
     )
     this.removeParentCgroups()
+    this.parentLock.release()
     await this.safeRecord({
       type: 'SUPERVISOR_STOPPED',
       severity: 'info',
