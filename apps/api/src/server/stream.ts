@@ -92,7 +92,12 @@ class StreamClient {
     this.authTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, `no auth message within ${seconds} s`), deps.authTimeoutMs)
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) this.close(CLOSE_BAD_MESSAGE, 'binary messages are not supported; send JSON text')
-      else void this.onMessage(data)
+      else {
+        this.onMessage(data).catch((error: unknown) => {
+          request.log.warn({ err: error }, 'stream message handling failed')
+          this.close(CLOSE_BAD_MESSAGE, 'the message could not be handled')
+        })
+      }
     })
     socket.on('close', () => this.dispose())
     socket.on('error', (error) => request.log.info({ err: error }, 'stream socket error'))
@@ -187,8 +192,13 @@ class StreamClient {
   }
 
   private close(code: number, reason: string): void {
-    // A close reason is limited to 123 bytes by the protocol.
-    this.socket.close(code, Buffer.from(reason).subarray(0, 123).toString())
+    try {
+      this.socket.close(code, closeReason(reason))
+    } catch (error) {
+      // A socket that is already closing rejects a second close; end it.
+      this.request.log.info({ err: error }, 'closing the stream socket failed')
+      this.socket.terminate()
+    }
     this.dispose()
   }
 
@@ -215,4 +225,21 @@ export function registerStream(app: FastifyInstance, deps: StreamDependencies): 
       new StreamClient(socket, request, deps)
     },
   })
+}
+
+/**
+ * Cuts a close reason to the protocol's 123-byte limit on a character
+ * boundary: cutting the UTF-8 bytes could split a character, and the
+ * replacement character would push the reason over the limit again.
+ */
+export function closeReason(reason: string): string {
+  let result = ''
+  let bytes = 0
+  for (const character of reason) {
+    const size = Buffer.byteLength(character)
+    if (bytes + size > 123) break
+    result += character
+    bytes += size
+  }
+  return result
 }
