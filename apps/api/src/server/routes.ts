@@ -28,6 +28,13 @@ const nameParams = {
 
 const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const
 
+/** Throws INVALID_REQUEST for a body other than none or `{}`: actions take no body. */
+function rejectBody(body: unknown): void {
+  if (body === undefined || body === null) return
+  if (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0) return
+  throw apiError('INVALID_REQUEST', 'body: actions take no body; send none or {}')
+}
+
 const graceQuery = {
   type: 'object',
   properties: { graceMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
@@ -113,9 +120,13 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
   for (const action of SERVICE_ACTIONS) {
     app.post<{ Params: NameParams; Querystring: { graceMs?: number } }>(
       `/api/v1/services/:name/${action}`,
-      { schema: { params: nameParams, querystring: action === 'terminate' || action === 'stop' ? graceQuery : emptyQuery } },
+      {
+        config: { role: 'operator' },
+        schema: { params: nameParams, querystring: action === 'terminate' || action === 'stop' ? graceQuery : emptyQuery },
+      },
       async (request) => {
         const { name } = request.params
+        rejectBody(request.body)
         // get() throws SERVICE_NOT_FOUND before anything is attempted.
         supervisor.get(name)
         await runAction(supervisor, action, name, actorOf(request), request.query.graceMs)

@@ -306,7 +306,7 @@ describe('REST API', () => {
     expect(service.parameters).toEqual([
       { name: 'name', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 64 } },
     ])
-    expect(service.security).toEqual([{ bearerAuth: [] }])
+    expect(service.security).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }])
     const limit = document.paths['/api/v1/events'].get.parameters.find((parameter: { name: string }) => parameter.name === 'limit')
     expect(limit.schema.maximum).toBe(1000)
     expect(document.paths['/api/v1/health'].get.security).toBeUndefined()
