@@ -3,6 +3,7 @@
 // else gets a stable dynamic id.
 
 import { createHash } from 'node:crypto'
+import { PolicyCompileError } from './errors.js'
 import type { Profile } from './profile.js'
 
 /**
@@ -80,6 +81,14 @@ export function resolveIdentity(profile: Profile, serviceName: string, passwdTex
   } else {
     gid = uid
     groupName = userName
+  }
+  // Another name for id 0 (such as a `toor` account) must not slip past the
+  // parser's check for `root`.
+  if (uid === 0 || gid === 0) {
+    throw new PolicyCompileError(
+      'INVALID_INPUT',
+      `profile ${profile.name} resolves to ${uid === 0 ? `user ${userName} (uid 0)` : `group ${groupName} (gid 0)`}; a sandboxed service never runs with id 0: name an unprivileged account`,
+    )
   }
   return { uid, gid, user: userName, group: groupName, dynamic: account === undefined }
 }

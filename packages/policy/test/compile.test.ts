@@ -226,6 +226,19 @@ describe('resolveIdentity', () => {
     expect(next.uid).toBeGreaterThanOrEqual(0x7a000000)
   })
 
+  test('account with uid 0 is rejected', () => {
+    const profile: Profile = { ...identityProfile, user: 'toor', group: null }
+    const withAlias = `${passwd}toor:x:0:0::/root:/bin/sh\n`
+    expect(() => resolveIdentity(profile, 'identity', withAlias, group)).toThrow(
+      'profile identity resolves to user toor (uid 0); a sandboxed service never runs with id 0: name an unprivileged account',
+    )
+  })
+
+  test('group with gid 0 is rejected', () => {
+    const profile: Profile = { ...identityProfile, group: 'wheel0' }
+    expect(() => resolveIdentity(profile, 'identity', passwd, `${group}wheel0:x:0:\n`)).toThrow(/group wheel0 \(gid 0\)/)
+  })
+
   test('unknown named group gets dynamic gid', () => {
     const profile: Profile = { ...identityProfile, group: 'nogroup_here' }
     const result = resolveIdentity(profile, 'identity', passwd, group)

@@ -106,6 +106,13 @@ describe('rejected input', () => {
     ])
   })
 
+  test('root user rejected', () => {
+    expect(errorsOf(profile('user: root\ngroup: root'))).toEqual([
+      'test.yaml:3:11: security_profiles.p.user: user root is not allowed: a sandboxed service never runs with id 0; name an unprivileged account, or leave user out for a dynamic one',
+      'test.yaml:4:12: security_profiles.p.group: group root is not allowed: a sandboxed service never runs with id 0; name an unprivileged account, or leave group out for a dynamic one',
+    ])
+  })
+
   test('unknown top-level key', () => {
     expect(errorsOf('service:\n  a: {}\n')).toEqual([
       'test.yaml:1:1: service: unknown key "service" (did you mean "services"?); expected one of security_profiles, services',

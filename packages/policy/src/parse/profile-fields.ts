@@ -72,6 +72,8 @@ export function readProfileFields(ctx: ParseContext, node: Node | null, loc: Loc
         const name = readString(ctx, entry.value, entry.valueLoc, 'an account name')
         if (name !== null && !ACCOUNT_NAME.test(name)) {
           ctx.error(entry.valueLoc, `invalid ${entry.key} name "${name}"; expected lower-case letters, digits, _ or -, at most 32 characters`)
+        } else if (name === 'root') {
+          ctx.error(entry.valueLoc, `${entry.key} root is not allowed: a sandboxed service never runs with id 0; name an unprivileged account, or leave ${entry.key} out for a dynamic one`)
         } else if (name !== null) set(name)
         break
       }
