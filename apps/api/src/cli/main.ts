@@ -11,6 +11,7 @@ Commands:
   profile          validate, export or score security profiles
   audit verify     check the audit log's hash chain and checkpoints
   token create     create an API token
+  user create      create a dashboard user with a password
 
 Run \`blackhole COMMAND --help\` for a command's options.`
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   profile: async () => (await import('./profile.js')).profileCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
   token: async () => (await import('./token.js')).tokenCommand,
+  user: async () => (await import('./user.js')).userCommand,
 }
 
 /** Runs the command line `args` (without node and the script) and returns the exit status. */

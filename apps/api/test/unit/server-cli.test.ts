@@ -44,7 +44,7 @@ describe('blackhole command line', () => {
   })
 
   it('prints help for every command', async () => {
-    const commands = ['serve', 'run', 'selftest', 'doctor', 'profile', 'audit', 'token']
+    const commands = ['serve', 'run', 'selftest', 'doctor', 'profile', 'audit', 'token', 'user']
     for (const args of commands.map((command) => [command, '--help'])) {
       const output = capture()
       expect(await main(args, output)).toBe(0)
