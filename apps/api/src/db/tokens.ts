@@ -54,8 +54,27 @@ export async function ensureAdminToken(
 ): Promise<{ token: string; preset: boolean } | null> {
   if ((await prisma.apiToken.count()) > 0) return null
   const preset = presetToken !== undefined && presetToken !== ''
+  if (preset) checkPresetToken(presetToken)
   const { token } = await createToken(prisma, ADMIN_TOKEN_NAME, 'admin', preset ? presetToken : undefined)
   return { token, preset }
+}
+
+/** Shortest BLACKHOLE_ADMIN_TOKEN accepted: a valid token passes the per-address rate limit, so it must not be guessable. */
+export const MIN_PRESET_TOKEN_LENGTH = 16
+
+/**
+ * Rejects a preset admin token that could be guessed or could never be sent:
+ * a bearer token is one run of visible ASCII characters.
+ */
+export function checkPresetToken(token: string): void {
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new Error('invalid BLACKHOLE_ADMIN_TOKEN: use visible ASCII characters only, without spaces (a bearer token cannot contain them)')
+  }
+  if (token.length < MIN_PRESET_TOKEN_LENGTH) {
+    throw new Error(
+      `invalid BLACKHOLE_ADMIN_TOKEN: ${token.length} characters is too short to resist guessing; use at least ${MIN_PRESET_TOKEN_LENGTH}, for example \`openssl rand -hex 24\``,
+    )
+  }
 }
 
 /**

@@ -165,18 +165,24 @@ export function createAuthenticator(
   }
 
   return {
+    // A valid token or session passes even while its address is rate
+    // limited: tokens and session ids are random and too long to guess, so
+    // the limit only has to stop failures, and another local user sending
+    // bad tokens from the same loopback address cannot lock the admin out.
     async check(token, context) {
-      await rejectIfLimited(context)
       const identity = token === null ? null : await findToken(prisma, token)
       if (identity !== null && stores?.users.tokenOwnerDisabled(identity.id) !== true) return identity
+      await rejectIfLimited(context)
       const reason = token === null ? 'missing bearer token' : identity === null ? 'invalid or revoked token' : 'token owner is disabled'
       return fail(context, reason)
     },
 
     async checkSession(sessionId, context) {
-      await rejectIfLimited(context)
       const session = stores?.sessions.find(sessionId) ?? null
-      if (session === null) return fail(context, 'invalid or expired session; sign in again')
+      if (session === null) {
+        await rejectIfLimited(context)
+        return fail(context, 'invalid or expired session; sign in again')
+      }
       const name = session.subject.slice(session.subject.indexOf(':') + 1)
       return { identity: { id: session.tokenId ?? 0, name, role: session.role }, session }
     },
