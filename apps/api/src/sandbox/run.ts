@@ -24,6 +24,8 @@ export interface RunOptions {
   cgroupParent?: string
   /** Stream for the printed denials (default process.stderr). */
   stderr?: NodeJS.WritableStream
+  /** Time from a forwarded SIGINT or SIGTERM to SIGKILL, in milliseconds (default RUN_KILL_GRACE_MS). */
+  killGraceMs?: number
 }
 
 // The child calls setsid, so it leaves the terminal's foreground process
@@ -31,6 +33,12 @@ export interface RunOptions {
 // NOTE: the child has no controlling terminal, so an interactive shell runs
 // without job control.
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+// The command runs as PID 1 of its namespace, where the kernel drops every
+// signal it has no handler for. So after forwarding SIGINT or SIGTERM the
+// CLI sends SIGKILL once this grace period ends, or at the second signal.
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']
+export const RUN_KILL_GRACE_MS = 5000
 
 /**
  * Runs argv in a sandbox built from one profile and resolves with its exit
@@ -82,6 +90,7 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
   for (const warning of network.warnings()) stderr.write(`blackhole: warning: ${warning}\n`)
   let notifier: SeccompNotifier | null = null
   const forwarders = new Map<NodeJS.Signals, () => void>()
+  let killTimer: NodeJS.Timeout | null = null
 
   try {
     const child = spawnPrepared(prepared, (pid) => network.beforeRelease(pid))
@@ -107,13 +116,28 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
         },
       })
     }
+    const send = (signal: NodeJS.Signals): void => {
+      try {
+        pidfdSendSignal(child.pidfd, signal)
+      } catch {
+        // The child has exited; its exit status follows.
+      }
+    }
+    const graceMs = options.killGraceMs ?? RUN_KILL_GRACE_MS
     for (const signal of FORWARDED_SIGNALS) {
       const forward = (): void => {
-        try {
-          pidfdSendSignal(child.pidfd, signal)
-        } catch {
-          // The child has exited; its exit status follows.
+        if (!STOP_SIGNALS.includes(signal)) {
+          send(signal)
+          return
         }
+        if (killTimer !== null) {
+          send('SIGKILL')
+          return
+        }
+        send(signal)
+        stderr.write(`blackhole: sent ${signal} to pid ${child.pid}; SIGKILL follows in ${graceMs / 1000} s, or at the next ${signal}\n`)
+        killTimer = setTimeout(() => send('SIGKILL'), graceMs)
+        killTimer.unref()
       }
       forwarders.set(signal, forward)
       process.on(signal, forward)
@@ -134,6 +158,7 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
     })
     return exitStatus(exit)
   } finally {
+    if (killTimer !== null) clearTimeout(killTimer)
     for (const [signal, forward] of forwarders) process.off(signal, forward)
     notifier?.close()
     await network.release().catch((error: unknown) => stderr.write(`blackhole: releasing the network failed: ${(error as Error).message}\n`))

@@ -33,9 +33,10 @@ function hierarchies(): string[] {
   return [...new Set([...Object.values(layout.v1), ...(layout.unified === null ? [] : [layout.unified])])]
 }
 
-function run(profileName: string, argv: string[]): Promise<number> {
+function run(profileName: string, argv: string[], killGraceMs?: number): Promise<number> {
   return runInSandbox({
     config, configPath: join(tmpdir(), 'run-test.yaml'), profileName, argv, dataDir, cgroupParent, stderr,
+    ...(killGraceMs === undefined ? {} : { killGraceMs }),
     record: async (input) => {
       events.push(input)
     },
@@ -84,6 +85,14 @@ describe('runInSandbox', () => {
     expect(await status).toBe(137)
   })
 
+  async function waitForPids(count: number): Promise<void> {
+    const pidsFile = join(layout.v1.pids ?? '', cgroupParent, `run-plain-${process.pid}`, 'pids.current')
+    const deadline = Date.now() + 5000
+    while (!(existsSync(pidsFile) && readFileSync(pidsFile, 'utf8').trim() === String(count)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
   it('forwards SIGHUP to the command', async () => {
     const status = run('plain', ['sh', '-c', 'trap "exit 9" HUP; echo ready; sleep 30 & wait'])
     // The trap is set once the shell's sleep child is in the cgroup next to it.
@@ -94,6 +103,24 @@ describe('runInSandbox', () => {
     }
     process.emit('SIGHUP')
     expect(await status).toBe(9)
+  })
+
+  it('kills a command that ignores SIGTERM', async () => {
+    // As PID 1 of its namespace, sleep has no handler, so the kernel drops SIGTERM.
+    const status = run('plain', ['sleep', '30'], 300)
+    await waitForPids(1)
+    const started = Date.now()
+    process.emit('SIGTERM')
+    expect(await status).toBe(137)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('kills at the second SIGINT', async () => {
+    const status = run('plain', ['sleep', '30'], 60_000)
+    await waitForPids(1)
+    process.emit('SIGINT')
+    process.emit('SIGINT')
+    expect(await status).toBe(137)
   })
 
   it('records start and exit', async () => {
