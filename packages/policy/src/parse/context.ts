@@ -48,7 +48,7 @@ export class ParseContext {
    * MAX_REPORTED_ERRORS, then one entry that counts the rest.
    */
   errors(): PolicyError[] {
-    const sorted = [...this.pending].sort((a, b) => a.offset - b.offset || a.path.localeCompare(b.path))
+    const sorted = [...this.pending].sort((a, b) => a.offset - b.offset || a.path.localeCompare(b.path, 'en', { numeric: true }))
     const shown = sorted.slice(0, MAX_REPORTED_ERRORS)
     const hidden = sorted.length - shown.length
     if (hidden > 0) {
