@@ -447,6 +447,15 @@ describe('loadConfigFile', () => {
     ])
   })
 
+  test('endless device rejected', async () => {
+    const result = await loadConfigFile('/dev/zero')
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.errors.map(formatError)).toEqual([
+      '/dev/zero:1:1: config file is larger than the limit of 262144 bytes; split it or remove unused entries',
+    ])
+  })
+
   test('file read and parsed', async () => {
     const path = join(dir, 'ok.yaml')
     writeFileSync(path, fixture('example-profiles.yaml'))

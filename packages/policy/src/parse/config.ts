@@ -2,7 +2,7 @@
 // Fail secure: any error, anywhere in the file, means no config is returned.
 
 import { createHash } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { dirname, resolve as resolvePath } from 'node:path'
 import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import type { Config, RestartPolicy, ServiceDefinition } from '../config.js'
@@ -91,11 +91,34 @@ export async function loadConfigFile(path: string): Promise<ParseResult> {
   if (size > DEFAULTS.maxConfigBytes) return failure(tooLarge(size))
   let text: string
   try {
-    text = await readFile(absolute, 'utf8')
+    text = await readBounded(absolute, DEFAULTS.maxConfigBytes)
   } catch (error) {
+    if (error instanceof RangeError) return failure(error.message)
     return failure(`cannot read config file: ${(error as Error).message}`)
   }
   return parseConfig(text, path)
+}
+
+/**
+ * Reads at most limit bytes, failing with a RangeError past it. stat's size
+ * alone is not enough: a device or pipe such as /dev/zero reports 0 bytes
+ * and never ends.
+ */
+async function readBounded(path: string, limit: number): Promise<string> {
+  const handle = await open(path, 'r')
+  try {
+    const buffer = Buffer.alloc(limit + 1)
+    let length = 0
+    while (length <= limit) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    if (length > limit) throw new RangeError(`config file is larger than the limit of ${limit} bytes; split it or remove unused entries`)
+    return buffer.subarray(0, length).toString('utf8')
+  } finally {
+    await handle.close()
+  }
 }
 
 function tooLarge(size: number): string {
