@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "child_sys.h"
+
 namespace caps {
 
 using launch::Step;
@@ -19,24 +21,27 @@ struct CapabilitySets {
   __user_cap_data_struct data[2];
 };
 
-bool readSets(CapabilitySets& sets) {
+// Both return 0 or an errno.
+int readSets(CapabilitySets& sets) {
   sets = {};
   sets.header.version = _LINUX_CAPABILITY_VERSION_3;
-  return syscall(SYS_capget, &sets.header, sets.data) == 0;
+  return sys::error(sys::call(SYS_capget, &sets.header, sets.data));
 }
 
-bool writeSets(CapabilitySets& sets) {
+int writeSets(CapabilitySets& sets) {
   sets.header.version = _LINUX_CAPABILITY_VERSION_3;
   sets.header.pid = 0;
-  return syscall(SYS_capset, &sets.header, sets.data) == 0;
+  return sys::error(sys::call(SYS_capset, &sets.header, sets.data));
 }
+
+// Returns prctl's result, or -errno.
+long prctl(int option, unsigned long arg) { return sys::call(SYS_prctl, option, arg, 0, 0, 0); }
 
 }  // namespace
 
 bool keepAcrossUidChange(launch::ChildFailure& failure) {
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
-    return launch::fail(failure, Step::Capabilities, errno, "PR_SET_KEEPCAPS");
-  }
+  int err = sys::error(prctl(PR_SET_KEEPCAPS, 1));
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_SET_KEEPCAPS");
   return true;
 }
 
@@ -44,13 +49,14 @@ bool keepAcrossUidChange(launch::ChildFailure& failure) {
 // can never be raised, so name it before anything is dropped.
 bool checkAvailable(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
   CapabilitySets sets;
-  if (!readSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capget");
+  int err = readSets(sets);
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "capget");
   for (int cap : plan.capabilities) {
     if (cap > plan.capLastCap) {
       return launch::fail(failure, Step::Capabilities, EINVAL, "unknown to this kernel: cap", cap);
     }
     bool permitted = (sets.data[cap / 32].permitted >> (cap % 32)) & 1;
-    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1 || !permitted) {
+    if (prctl(PR_CAPBSET_READ, cap) != 1 || !permitted) {
       return launch::fail(failure, Step::Capabilities, EPERM,
                           "not in the supervisor's bounding set: cap", cap);
     }
@@ -60,18 +66,19 @@ bool checkAvailable(const launch::LaunchPlan& plan, launch::ChildFailure& failur
 
 bool restoreEffective(launch::ChildFailure& failure) {
   CapabilitySets sets;
-  if (!readSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capget");
+  int err = readSets(sets);
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "capget");
   for (auto& half : sets.data) half.effective = half.permitted;
-  if (!writeSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capset effective");
+  err = writeSets(sets);
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "capset effective");
   return true;
 }
 
 bool dropBoundingSet(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
   for (int cap = 0; cap <= plan.capLastCap; cap++) {
     if ((plan.capabilityMask >> cap) & 1) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      return launch::fail(failure, Step::Capabilities, errno, "PR_CAPBSET_DROP cap", cap);
-    }
+    int err = sys::error(prctl(PR_CAPBSET_DROP, cap));
+    if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_CAPBSET_DROP cap", cap);
   }
   return true;
 }
@@ -80,9 +87,8 @@ bool lockSecurebits(launch::ChildFailure& failure) {
   // NO_CAP_AMBIENT_RAISE stays off: step 6 still has to raise ambient caps.
   unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                        SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
-  if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
-    return launch::fail(failure, Step::Securebits, errno, "bits", bits);
-  }
+  int err = sys::error(prctl(PR_SET_SECUREBITS, bits));
+  if (err != 0) return launch::fail(failure, Step::Securebits, err, "bits", bits);
   return true;
 }
 
@@ -94,18 +100,17 @@ bool setCapabilitySets(const launch::LaunchPlan& plan, launch::ChildFailure& fai
     sets.data[half].permitted = bits;
     sets.data[half].inheritable = bits;
   }
-  if (!writeSets(sets)) return launch::fail(failure, Step::Capabilities, errno, "capset");
+  int err = writeSets(sets);
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "capset");
   return true;
 }
 
 bool raiseAmbient(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    return launch::fail(failure, Step::Capabilities, errno, "PR_CAP_AMBIENT_CLEAR_ALL");
-  }
+  int err = sys::error(sys::call(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+  if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_CAP_AMBIENT_CLEAR_ALL");
   for (int cap : plan.capabilities) {
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
-      return launch::fail(failure, Step::Capabilities, errno, "PR_CAP_AMBIENT_RAISE cap", cap);
-    }
+    err = sys::error(sys::call(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+    if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_CAP_AMBIENT_RAISE cap", cap);
   }
   return true;
 }

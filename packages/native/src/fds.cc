@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "async_safe.h"
+#include "child_sys.h"
 
 namespace fds {
 
@@ -36,31 +37,37 @@ int parseFd(const char* name) {
 }
 
 // Fallback for kernels before 5.9: walk /proc/self/fd with getdents64,
-// because opendir() allocates.
-bool closeByWalk(int first, int last, int keepA, int keepB) {
-  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return false;
+// because opendir() allocates. Returns 0 or an errno.
+int closeByWalk(int first, int last, int keepA, int keepB) {
+  long opened = sys::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (opened < 0) return sys::error(opened);
+  int dir = static_cast<int>(opened);
   char buffer[4096];
   for (;;) {
-    long count = syscall(SYS_getdents64, dir, buffer, sizeof(buffer));
+    long count = sys::call(SYS_getdents64, dir, buffer, sizeof(buffer));
     if (count <= 0) break;
     for (long offset = 0; offset < count;) {
       auto* entry = reinterpret_cast<LinuxDirent64*>(buffer + offset);
       int fd = parseFd(entry->name);
-      if (fd >= first && fd <= last && fd != dir && fd != keepA && fd != keepB) close(fd);
+      if (fd >= first && fd <= last && fd != dir && fd != keepA && fd != keepB) sys::close(fd);
       offset += entry->length;
     }
   }
-  close(dir);
-  return true;
+  sys::close(dir);
+  return 0;
 }
 
-bool closeRange(unsigned first, unsigned last, int keepA, int keepB) {
-  if (first > last) return true;
-  if (syscall(SYS_close_range, first, last, 0) == 0) return true;
-  if (errno != ENOSYS) return false;
+// Returns 0 or an errno.
+int closeRange(unsigned first, unsigned last, int keepA, int keepB) {
+  if (first > last) return 0;
+  int err = sys::error(sys::call(SYS_close_range, first, last, 0));
+  if (err != ENOSYS) return err;
   return closeByWalk(static_cast<int>(first), static_cast<int>(std::min(last, 0x7fffffffu)), keepA, keepB);
 }
+
+// dup3 that returns 0 or an errno. The launcher never duplicates a
+// descriptor onto itself, where dup3 fails with EINVAL.
+int duplicate(int from, int to, int flags) { return sys::error(sys::call(SYS_dup3, from, to, flags)); }
 
 }  // namespace
 
@@ -77,38 +84,40 @@ bool arrangeDescriptors(const launch::LaunchPlan& plan, ChildDescriptors& fds,
   // dup2 could overwrite a source that a later target still needs.
   int pipeCopy = fds.base;
   int syncCopy = fds.base + 1;
-  if (dup3(fds.errorPipe, pipeCopy, O_CLOEXEC) < 0) return launch::fail(failure, Step::Stdio, errno, "error pipe");
+  int err = duplicate(fds.errorPipe, pipeCopy, O_CLOEXEC);
+  if (err != 0) return launch::fail(failure, Step::Stdio, err, "error pipe");
   fds.errorPipe = pipeCopy;
-  if (dup3(fds.syncSocket, syncCopy, O_CLOEXEC) < 0) return launch::fail(failure, Step::Stdio, errno, "sync socket");
+  err = duplicate(fds.syncSocket, syncCopy, O_CLOEXEC);
+  if (err != 0) return launch::fail(failure, Step::Stdio, err, "sync socket");
   fds.syncSocket = syncCopy;
 
   int next = fds.base + 2;
   for (int i = 0; i < 3; i++) {
     int source = plan.stdio[i] < 0 ? fds.devNull : plan.stdio[i];
-    if (dup3(source, next + i, O_CLOEXEC) < 0) return launch::fail(failure, Step::Stdio, errno, "fd", source);
+    err = duplicate(source, next + i, O_CLOEXEC);
+    if (err != 0) return launch::fail(failure, Step::Stdio, err, "fd", source);
   }
   int listenFirst = next + 3;
   for (size_t j = 0; j < plan.listenFds.size(); j++) {
-    if (dup3(plan.listenFds[j], listenFirst + static_cast<int>(j), O_CLOEXEC) < 0) {
-      return launch::fail(failure, Step::ListenFds, errno, "fd", plan.listenFds[j]);
-    }
+    err = duplicate(plan.listenFds[j], listenFirst + static_cast<int>(j), O_CLOEXEC);
+    if (err != 0) return launch::fail(failure, Step::ListenFds, err, "fd", plan.listenFds[j]);
   }
+  // The copies sit at base + 2 and above, so none of them is its own target.
   for (int i = 0; i < 3; i++) {
-    if (dup2(next + i, i) < 0) return launch::fail(failure, Step::Stdio, errno, "fd", i);
+    err = duplicate(next + i, i, 0);
+    if (err != 0) return launch::fail(failure, Step::Stdio, err, "fd", i);
   }
   for (size_t j = 0; j < plan.listenFds.size(); j++) {
-    if (dup2(listenFirst + static_cast<int>(j), 3 + static_cast<int>(j)) < 0) {
-      return launch::fail(failure, Step::ListenFds, errno, "fd", 3 + j);
-    }
+    err = duplicate(listenFirst + static_cast<int>(j), 3 + static_cast<int>(j), 0);
+    if (err != 0) return launch::fail(failure, Step::ListenFds, err, "fd", 3 + j);
   }
 
   // The sync socket stays open (close-on-exec) because the seccomp step
   // still sends the listener descriptor over it.
   unsigned firstFree = 3 + static_cast<unsigned>(plan.listenFds.size());
-  if (!closeRange(firstFree, static_cast<unsigned>(fds.base) - 1, pipeCopy, syncCopy) ||
-      !closeRange(static_cast<unsigned>(fds.base) + 2, ~0u, pipeCopy, syncCopy)) {
-    return launch::fail(failure, Step::CloseFds, errno, "close_range from", firstFree);
-  }
+  err = closeRange(firstFree, static_cast<unsigned>(fds.base) - 1, pipeCopy, syncCopy);
+  if (err == 0) err = closeRange(static_cast<unsigned>(fds.base) + 2, ~0u, pipeCopy, syncCopy);
+  if (err != 0) return launch::fail(failure, Step::CloseFds, err, "close_range from", firstFree);
   return true;
 }
 
@@ -116,7 +125,7 @@ void fillListenPid(launch::LaunchPlan& plan) {
   if (plan.listenFds.empty()) return;
   std::string& entry = plan.listenPidEntry;
   size_t prefix = sizeof("LISTEN_PID=") - 1;
-  safe::formatUnsigned(&entry[prefix], entry.size() - prefix, static_cast<unsigned long>(getpid()));
+  safe::formatUnsigned(&entry[prefix], entry.size() - prefix, static_cast<unsigned long>(sys::call(SYS_getpid)));
 }
 
 }  // namespace fds

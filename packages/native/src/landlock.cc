@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "async_safe.h"
+#include "child_sys.h"
 
 namespace landlock {
 
@@ -41,7 +42,7 @@ constexpr int kRuleNetPort = 2;
 }  // namespace
 
 int abiVersion() {
-  long version = syscall(SYS_landlock_create_ruleset, nullptr, 0, kCreateRulesetVersion);
+  long version = sys::call(SYS_landlock_create_ruleset, nullptr, 0, kCreateRulesetVersion);
   return version < 0 ? 0 : static_cast<int>(version);
 }
 
@@ -64,29 +65,28 @@ bool applyRuleset(const launch::LaunchPlan& plan, launch::ChildFailure& failure)
   size_t size = sizeof(uint64_t);
   if (rules.handledAccessNet != 0) size = 2 * sizeof(uint64_t);
   if (rules.scoped != 0) size = sizeof(RulesetAttr);
-  long ruleset = syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-  if (ruleset < 0) return launch::fail(failure, Step::Landlock, errno, "landlock_create_ruleset");
+  long ruleset = sys::call(SYS_landlock_create_ruleset, &attr, size, 0);
+  if (ruleset < 0) return launch::fail(failure, Step::Landlock, sys::error(ruleset), "landlock_create_ruleset");
   int rulesetFd = static_cast<int>(ruleset);
 
   for (const launch::PathRulePlan& rule : rules.pathRules) {
-    int fd = open(rule.path.c_str(), O_PATH | O_CLOEXEC);
-    if (fd < 0) return launch::fail(failure, Step::Landlock, errno, rule.path.c_str());
-    PathBeneathAttr beneath = {rule.access, fd};
-    long added = syscall(SYS_landlock_add_rule, rulesetFd, kRulePathBeneath, &beneath, 0);
-    int err = errno;
-    close(fd);
-    if (added != 0) return launch::fail(failure, Step::Landlock, err, rule.path.c_str());
+    long fd = sys::open(rule.path.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) return launch::fail(failure, Step::Landlock, sys::error(fd), rule.path.c_str());
+    PathBeneathAttr beneath = {rule.access, static_cast<int32_t>(fd)};
+    int err = sys::error(sys::call(SYS_landlock_add_rule, rulesetFd, kRulePathBeneath, &beneath, 0));
+    sys::close(static_cast<int>(fd));
+    if (err != 0) return launch::fail(failure, Step::Landlock, err, rule.path.c_str());
   }
   for (const launch::PortRulePlan& rule : rules.portRules) {
     PortAttr port = {rule.access, rule.port};
-    if (syscall(SYS_landlock_add_rule, rulesetFd, kRuleNetPort, &port, 0) != 0) {
-      return launch::fail(failure, Step::Landlock, errno, "port", rule.port);
-    }
+    int err = sys::error(sys::call(SYS_landlock_add_rule, rulesetFd, kRuleNetPort, &port, 0));
+    if (err != 0) return launch::fail(failure, Step::Landlock, err, "port", rule.port);
   }
-  if (syscall(SYS_landlock_restrict_self, rulesetFd, rules.restrictFlags) != 0) {
-    return launch::fail(failure, Step::Landlock, errno, "landlock_restrict_self flags", rules.restrictFlags);
+  int err = sys::error(sys::call(SYS_landlock_restrict_self, rulesetFd, rules.restrictFlags));
+  if (err != 0) {
+    return launch::fail(failure, Step::Landlock, err, "landlock_restrict_self flags", rules.restrictFlags);
   }
-  close(rulesetFd);
+  sys::close(rulesetFd);
   return true;
 }
 

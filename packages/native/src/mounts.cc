@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "async_safe.h"
+#include "child_sys.h"
 
 namespace mnt {
 
@@ -30,14 +31,15 @@ constexpr const char* kOldRoot = "/oldroot";
 
 constexpr unsigned int kReadOnlyAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
-bool setReadOnlyRecursive(const char* path) {
+// Returns 0 or an errno, like every helper here that returns int.
+int setReadOnlyRecursive(const char* path) {
   struct mount_attr attr = {};
   attr.attr_set = kReadOnlyAttrs;
-  return mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) == 0;
+  return sys::error(sys::call(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)));
 }
 
-bool remountReadOnly(const char* path, unsigned long extra) {
-  return mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | extra, nullptr) == 0;
+int remountReadOnly(const char* path, unsigned long extra) {
+  return sys::mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | extra, nullptr);
 }
 
 // mkdir -p, in place on a stack copy. Returns 0 or the errno of the failing mkdir.
@@ -49,18 +51,20 @@ int makeDirectories(const char* path, mode_t mode) {
     if (buffer[i] != '/' && buffer[i] != '\0') continue;
     char saved = buffer[i];
     buffer[i] = '\0';
-    if (mkdir(buffer, mode) != 0 && errno != EEXIST) return errno;
+    int err = sys::mkdir(buffer, mode);
+    if (err != 0 && err != EEXIST) return err;
     buffer[i] = saved;
   }
   struct stat info;
-  if (stat(path, &info) != 0) return errno;
+  int err = sys::stat(path, &info);
+  if (err != 0) return err;
   return S_ISDIR(info.st_mode) ? 0 : ENOTDIR;
 }
 
 int createEmptyFile(const char* path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return errno;
-  close(fd);
+  long fd = sys::open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return sys::error(fd);
+  sys::close(static_cast<int>(fd));
   return 0;
 }
 
@@ -76,24 +80,21 @@ bool bindStep(const MountPlan& step, ChildFailure& failure) {
     return launch::fail(failure, Step::MountBind, ENAMETOOLONG, step.target.c_str());
   }
   struct stat sourceInfo;
-  if (stat(source, &sourceInfo) != 0) {
-    return launch::fail(failure, Step::MountBind, errno, step.source.c_str());
-  }
+  int err = sys::stat(source, &sourceInfo);
+  if (err != 0) return launch::fail(failure, Step::MountBind, err, step.source.c_str());
   struct stat targetInfo;
-  if (stat(target, &targetInfo) != 0) {
-    int err = S_ISDIR(sourceInfo.st_mode) ? makeDirectories(target, 0755) : createEmptyFile(target);
+  if (sys::stat(target, &targetInfo) != 0) {
+    err = S_ISDIR(sourceInfo.st_mode) ? makeDirectories(target, 0755) : createEmptyFile(target);
     if (err != 0) return launch::fail(failure, Step::MountBind, err, step.target.c_str());
   }
   unsigned long flags = MS_BIND | (step.recursive ? MS_REC : 0);
-  if (mount(source, target, nullptr, flags, nullptr) != 0) {
-    return launch::fail(failure, Step::MountBind, errno, step.target.c_str());
-  }
+  err = sys::mount(source, target, nullptr, flags, nullptr);
+  if (err != 0) return launch::fail(failure, Step::MountBind, err, step.target.c_str());
   if (!step.readOnly) return true;
   // mount_setattr with AT_RECURSIVE reaches every submount, which a
   // MS_REMOUNT|MS_RDONLY would leave writable.
-  bool done = step.recursive ? setReadOnlyRecursive(target)
-                             : remountReadOnly(target, MS_NOSUID | MS_NODEV);
-  return done || launch::fail(failure, Step::MountBind, errno, step.target.c_str());
+  err = step.recursive ? setReadOnlyRecursive(target) : remountReadOnly(target, MS_NOSUID | MS_NODEV);
+  return err == 0 || launch::fail(failure, Step::MountBind, err, step.target.c_str());
 }
 
 bool procStep(const MountPlan& step, ChildFailure& failure) {
@@ -103,9 +104,8 @@ bool procStep(const MountPlan& step, ChildFailure& failure) {
   }
   int err = makeDirectories(target, 0555);
   if (err != 0) return launch::fail(failure, Step::MountProc, err, step.target.c_str());
-  if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    return launch::fail(failure, Step::MountProc, errno, step.target.c_str());
-  }
+  err = sys::mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  if (err != 0) return launch::fail(failure, Step::MountProc, err, step.target.c_str());
   return true;
 }
 
@@ -122,9 +122,8 @@ bool devNodes(const char* dev, ChildFailure& failure) {
     }
     int err = createEmptyFile(target);
     if (err != 0) return launch::fail(failure, Step::MountDev, err, target + safe::length(kNewRoot));
-    if (mount(source, target, nullptr, MS_BIND, nullptr) != 0) {
-      return launch::fail(failure, Step::MountDev, errno, target + safe::length(kNewRoot));
-    }
+    err = sys::mount(source, target, nullptr, MS_BIND, nullptr);
+    if (err != 0) return launch::fail(failure, Step::MountDev, err, target + safe::length(kNewRoot));
   }
   return true;
 }
@@ -140,24 +139,23 @@ bool devLinksAndMounts(const char* dev, ChildFailure& failure) {
     if (!safe::join(path, sizeof(path), dev, "/") || !safe::join(path, sizeof(path), path, link[0])) {
       return launch::fail(failure, Step::MountDev, ENAMETOOLONG, link[0]);
     }
-    if (symlink(link[1], path) != 0) {
-      return launch::fail(failure, Step::MountDev, errno, path + safe::length(kNewRoot));
-    }
+    int err = sys::symlink(link[1], path);
+    if (err != 0) return launch::fail(failure, Step::MountDev, err, path + safe::length(kNewRoot));
   }
   if (!safe::join(path, sizeof(path), dev, "/pts")) {
     return launch::fail(failure, Step::MountDev, ENAMETOOLONG, "pts");
   }
-  if (mkdir(path, 0755) != 0 ||
-      mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0) {
-    return launch::fail(failure, Step::MountDev, errno, path + safe::length(kNewRoot));
+  int err = sys::mkdir(path, 0755);
+  if (err == 0) {
+    err = sys::mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
   }
+  if (err != 0) return launch::fail(failure, Step::MountDev, err, path + safe::length(kNewRoot));
   if (!safe::join(path, sizeof(path), dev, "/shm")) {
     return launch::fail(failure, Step::MountDev, ENAMETOOLONG, "shm");
   }
-  if (mkdir(path, 0755) != 0 ||
-      mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") != 0) {
-    return launch::fail(failure, Step::MountDev, errno, path + safe::length(kNewRoot));
-  }
+  err = sys::mkdir(path, 0755);
+  if (err == 0) err = sys::mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+  if (err != 0) return launch::fail(failure, Step::MountDev, err, path + safe::length(kNewRoot));
   return true;
 }
 
@@ -168,15 +166,13 @@ bool devStep(const MountPlan& step, ChildFailure& failure) {
   }
   int err = makeDirectories(dev, 0755);
   if (err != 0) return launch::fail(failure, Step::MountDev, err, step.target.c_str());
-  if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") != 0) {
-    return launch::fail(failure, Step::MountDev, errno, step.target.c_str());
-  }
+  err = sys::mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+  if (err != 0) return launch::fail(failure, Step::MountDev, err, step.target.c_str());
   if (!devNodes(dev, failure) || !devLinksAndMounts(dev, failure)) return false;
   // The nodes are bind mounts of their own, so a read-only /dev tmpfs
   // still lets the service write to /dev/null; it only stops new entries.
-  if (!remountReadOnly(dev, MS_NOSUID | MS_NOEXEC)) {
-    return launch::fail(failure, Step::MountDev, errno, step.target.c_str());
-  }
+  err = remountReadOnly(dev, MS_NOSUID | MS_NOEXEC);
+  if (err != 0) return launch::fail(failure, Step::MountDev, err, step.target.c_str());
   return true;
 }
 
@@ -189,12 +185,9 @@ bool tmpfsStep(const MountPlan& step, ChildFailure& failure) {
   // earlier step; below the read-only root it fails with EROFS.
   int err = makeDirectories(target, 0755);
   if (err != 0) return launch::fail(failure, Step::MountTmpfs, err, step.target.c_str());
-  if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, step.tmpfsOptions.c_str()) != 0) {
-    return launch::fail(failure, Step::MountTmpfs, errno, step.target.c_str());
-  }
-  if (step.readOnly && !remountReadOnly(target, MS_NOSUID | MS_NODEV)) {
-    return launch::fail(failure, Step::MountTmpfs, errno, step.target.c_str());
-  }
+  err = sys::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, step.tmpfsOptions.c_str());
+  if (err == 0 && step.readOnly) err = remountReadOnly(target, MS_NOSUID | MS_NODEV);
+  if (err != 0) return launch::fail(failure, Step::MountTmpfs, err, step.target.c_str());
   return true;
 }
 
@@ -204,23 +197,21 @@ bool maskStep(const MountPlan& step, ChildFailure& failure) {
     return launch::fail(failure, Step::MountMask, ENAMETOOLONG, step.target.c_str());
   }
   struct stat info;
-  if (stat(target, &info) != 0) {
-    if (errno == ENOENT) return true;
-    return launch::fail(failure, Step::MountMask, errno, step.target.c_str());
-  }
+  int err = sys::stat(target, &info);
+  if (err == ENOENT) return true;
+  if (err != 0) return launch::fail(failure, Step::MountMask, err, step.target.c_str());
   if (S_ISDIR(info.st_mode)) {
     unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (mount("tmpfs", target, "tmpfs", flags, "mode=0555,size=4k") != 0) {
-      return launch::fail(failure, Step::MountMask, errno, step.target.c_str());
-    }
+    err = sys::mount("tmpfs", target, "tmpfs", flags, "mode=0555,size=4k");
+    if (err != 0) return launch::fail(failure, Step::MountMask, err, step.target.c_str());
     return true;
   }
   char devNull[PATH_MAX];
   safe::join(devNull, sizeof(devNull), kOldRoot, "/dev/null");
-  if (mount(devNull, target, nullptr, MS_BIND, nullptr) != 0 ||
-      !remountReadOnly(target, MS_NOSUID | MS_NOEXEC)) {  // nodev would make /dev/null unreadable
-    return launch::fail(failure, Step::MountMask, errno, step.target.c_str());
-  }
+  err = sys::mount(devNull, target, nullptr, MS_BIND, nullptr);
+  // nodev would make /dev/null unreadable.
+  if (err == 0) err = remountReadOnly(target, MS_NOSUID | MS_NOEXEC);
+  if (err != 0) return launch::fail(failure, Step::MountMask, err, step.target.c_str());
   return true;
 }
 
@@ -230,13 +221,12 @@ bool readonlyStep(const MountPlan& step, ChildFailure& failure) {
     return launch::fail(failure, Step::MountReadonly, ENAMETOOLONG, step.target.c_str());
   }
   struct stat info;
-  if (stat(target, &info) != 0) {
-    if (errno == ENOENT) return true;
-    return launch::fail(failure, Step::MountReadonly, errno, step.target.c_str());
-  }
-  if (mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) != 0 || !setReadOnlyRecursive(target)) {
-    return launch::fail(failure, Step::MountReadonly, errno, step.target.c_str());
-  }
+  int err = sys::stat(target, &info);
+  if (err == ENOENT) return true;
+  if (err != 0) return launch::fail(failure, Step::MountReadonly, err, step.target.c_str());
+  err = sys::mount(target, target, nullptr, MS_BIND | MS_REC, nullptr);
+  if (err == 0) err = setReadOnlyRecursive(target);
+  if (err != 0) return launch::fail(failure, Step::MountReadonly, err, step.target.c_str());
   return true;
 }
 
@@ -244,29 +234,26 @@ bool readonlyStep(const MountPlan& step, ChildFailure& failure) {
 
 bool makePropagationPrivate(ChildFailure& failure) {
   // Without this, mounts below could propagate back into the host's namespace.
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return launch::fail(failure, Step::MountPrivate, errno, "/");
-  }
+  int err = sys::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+  if (err != 0) return launch::fail(failure, Step::MountPrivate, err, "/");
   return true;
 }
 
 bool enterStagingRoot(ChildFailure& failure) {
-  if (mount("blackhole-staging", kStagingBase, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) {
-    return launch::fail(failure, Step::MountStaging, errno, kStagingBase);
-  }
-  if (mkdir(kStagingNewRoot, 0755) != 0 || mkdir(kStagingOldRoot, 0700) != 0) {
-    return launch::fail(failure, Step::MountStaging, errno, kStagingNewRoot);
-  }
+  int err = sys::mount("blackhole-staging", kStagingBase, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k");
+  if (err != 0) return launch::fail(failure, Step::MountStaging, err, kStagingBase);
+  err = sys::mkdir(kStagingNewRoot, 0755);
+  if (err == 0) err = sys::mkdir(kStagingOldRoot, 0700);
+  if (err != 0) return launch::fail(failure, Step::MountStaging, err, kStagingNewRoot);
   // An empty tmpfs as the sandbox's base root: pivot_root needs a mount
   // point, and without a bind of the host root the sandbox contains only what
   // the mount steps put there.
-  if (mount("blackhole-root", kStagingNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0) {
-    return launch::fail(failure, Step::MountStaging, errno, kStagingNewRoot);
-  }
-  if (syscall(SYS_pivot_root, kStagingBase, kStagingOldRoot) != 0) {
-    return launch::fail(failure, Step::PivotRoot, errno, kStagingBase);
-  }
-  if (chdir("/") != 0) return launch::fail(failure, Step::PivotRoot, errno, "/");
+  err = sys::mount("blackhole-root", kStagingNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k");
+  if (err != 0) return launch::fail(failure, Step::MountStaging, err, kStagingNewRoot);
+  err = sys::error(sys::call(SYS_pivot_root, kStagingBase, kStagingOldRoot));
+  if (err != 0) return launch::fail(failure, Step::PivotRoot, err, kStagingBase);
+  err = sys::chdir("/");
+  if (err != 0) return launch::fail(failure, Step::PivotRoot, err, "/");
   return true;
 }
 
@@ -292,10 +279,13 @@ bool runMountSteps(const launch::LaunchPlan& plan, ChildFailure& failure) {
 bool pivotIntoNewRoot(ChildFailure& failure) {
   // pivot_root(".", ".") stacks the staging root on top of the new root;
   // detaching it drops the staging tmpfs and the host tree below /oldroot.
-  if (chdir(kNewRoot) != 0) return launch::fail(failure, Step::PivotRoot, errno, kNewRoot);
-  if (syscall(SYS_pivot_root, ".", ".") != 0) return launch::fail(failure, Step::PivotRoot, errno, kNewRoot);
-  if (umount2(".", MNT_DETACH) != 0) return launch::fail(failure, Step::PivotRoot, errno, "old root");
-  if (chdir("/") != 0) return launch::fail(failure, Step::PivotRoot, errno, "/");
+  int err = sys::chdir(kNewRoot);
+  if (err == 0) err = sys::error(sys::call(SYS_pivot_root, ".", "."));
+  if (err != 0) return launch::fail(failure, Step::PivotRoot, err, kNewRoot);
+  err = sys::error(sys::call(SYS_umount2, ".", MNT_DETACH));
+  if (err != 0) return launch::fail(failure, Step::PivotRoot, err, "old root");
+  err = sys::chdir("/");
+  if (err != 0) return launch::fail(failure, Step::PivotRoot, err, "/");
   return true;
 }
 

@@ -12,31 +12,31 @@
 #include <string>
 #include <thread>
 
+#include "child_sys.h"
 #include "errors.h"
 
 namespace net {
 
 namespace {
 
-// Returns 0 or an errno. Async-signal-safe, so the child can use it too.
+// Returns 0 or an errno. It makes raw system calls only, so the launcher's
+// child can use it too.
 int setInterfaceUp(const char* name, bool up) {
-  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return errno;
+  long sock = sys::call(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return sys::error(sock);
   struct ifreq request = {};
   size_t length = strnlen(name, IFNAMSIZ - 1);
   memcpy(request.ifr_name, name, length);
-  int err = 0;
-  if (ioctl(sock, SIOCGIFFLAGS, &request) != 0) {
-    err = errno;
-  } else {
+  int err = sys::error(sys::call(SYS_ioctl, sock, SIOCGIFFLAGS, &request));
+  if (err == 0) {
     if (up) {
       request.ifr_flags |= IFF_UP;
     } else {
       request.ifr_flags &= ~IFF_UP;
     }
-    if (ioctl(sock, SIOCSIFFLAGS, &request) != 0) err = errno;
+    err = sys::error(sys::call(SYS_ioctl, sock, SIOCSIFFLAGS, &request));
   }
-  close(sock);
+  sys::close(static_cast<int>(sock));
   return err;
 }
 

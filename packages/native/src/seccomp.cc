@@ -8,13 +8,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include "child_sys.h"
+
 namespace seccomp {
 
 using launch::Step;
 
 namespace {
 
-bool sendDescriptor(int socket, int fd) {
+// Returns 0 or an errno.
+int sendDescriptor(int socket, int fd) {
   char byte = 'n';
   struct iovec iov = {&byte, 1};
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -28,11 +31,12 @@ bool sendDescriptor(int socket, int fd) {
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(header), &fd, sizeof(int));
-  ssize_t sent;
+  long sent;
   do {
-    sent = sendmsg(socket, &message, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
-  return sent == 1;
+    sent = sys::call(SYS_sendmsg, socket, &message, MSG_NOSIGNAL);
+  } while (sent == -EINTR);
+  if (sent < 0) return sys::error(sent);
+  return sent == 1 ? 0 : EIO;
 }
 
 }  // namespace
@@ -43,14 +47,13 @@ bool installFilter(const launch::LaunchPlan& plan, int syncSocket, launch::Child
   program.len = static_cast<unsigned short>(plan.seccompFilter.size());
   program.filter = const_cast<sock_filter*>(plan.seccompFilter.data());
   unsigned long flags = plan.seccompFlags | (plan.seccompListener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
-  long result = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
-  if (result < 0) return launch::fail(failure, Step::Seccomp, errno, "flags", flags);
+  long result = sys::call(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+  if (result < 0) return launch::fail(failure, Step::Seccomp, sys::error(result), "flags", flags);
   if (!plan.seccompListener) return true;
   int listener = static_cast<int>(result);
-  if (!sendDescriptor(syncSocket, listener)) {
-    return launch::fail(failure, Step::SeccompListener, errno, "sendmsg");
-  }
-  close(listener);
+  int err = sendDescriptor(syncSocket, listener);
+  if (err != 0) return launch::fail(failure, Step::SeccompListener, err, "sendmsg");
+  sys::close(listener);
   return true;
 }
 

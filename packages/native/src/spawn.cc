@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 
 #include "caps.h"
 #include "child_error.h"
+#include "child_sys.h"
 #include "errors.h"
 #include "fds.h"
 #include "identity.h"
@@ -36,32 +38,40 @@ namespace launch {
 
 namespace {
 
-// ---- child: between clone and execve, async-signal-safe calls only ----
+// ---- child: between clone and execve, raw system calls only ----
+
+// The kernel's struct sigaction for rt_sigaction, which differs from glibc's.
+struct KernelSigaction {
+  uintptr_t handler;
+  unsigned long flags;
+  uintptr_t restorer;
+  uint64_t mask;
+};
 
 bool resetSignals(ChildFailure& failure) {
-  // Node ignores SIGPIPE and installs handlers; ignored dispositions would
-  // survive execve, and a handler must never run in this copy of Node.
-  struct sigaction action = {};
-  action.sa_handler = SIG_DFL;
-  for (int signal = 1; signal < NSIG; signal++) {
+  // Node ignores SIGPIPE and installs handlers. Ignored dispositions would
+  // survive execve, and a handler must never run in the child: it would run
+  // Node's code on Node's memory, which the child shares.
+  KernelSigaction action = {};
+  action.handler = reinterpret_cast<uintptr_t>(SIG_DFL);
+  for (int signal = 1; signal <= 64; signal++) {
     if (signal == SIGKILL || signal == SIGSTOP) continue;
-    sigaction(signal, &action, nullptr);  // fails only for glibc's reserved signals
+    int err = sys::error(sys::call(SYS_rt_sigaction, signal, &action, nullptr, sizeof(action.mask)));
+    if (err != 0) return fail(failure, Step::Signals, err, "rt_sigaction", signal);
   }
-  sigset_t empty;
-  sigemptyset(&empty);
-  if (sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) {
-    return fail(failure, Step::Signals, errno, "sigprocmask");
-  }
+  uint64_t empty = 0;
+  int err = sys::error(sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(empty)));
+  if (err != 0) return fail(failure, Step::Signals, err, "rt_sigprocmask");
   return true;
 }
 
 bool waitForRelease(int syncSocket, ChildFailure& failure) {
   char byte = 0;
-  ssize_t got;
+  long got;
   do {
-    got = read(syncSocket, &byte, 1);
-  } while (got < 0 && errno == EINTR);
-  if (got != 1) return fail(failure, Step::Sync, got == 0 ? EPIPE : errno, "release");
+    got = sys::call(SYS_read, syncSocket, &byte, 1);
+  } while (got == -EINTR);
+  if (got != 1) return fail(failure, Step::Sync, got == 0 ? EPIPE : sys::error(got), "release");
   return true;
 }
 
@@ -72,19 +82,15 @@ bool waitForRelease(int syncSocket, ChildFailure& failure) {
 bool joinCgroups(const LaunchPlan& plan, int syncSocket, ChildFailure& failure) {
   if (plan.cgroupSelfTasks.empty()) return true;
   for (const std::string& path : plan.cgroupSelfTasks) {
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fail(failure, Step::Cgroup, errno, path.c_str());
-    ssize_t written = write(fd, "0", 1);
-    int err = errno;
-    close(fd);
-    if (written != 1) return fail(failure, Step::Cgroup, err, path.c_str());
+    long fd = sys::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail(failure, Step::Cgroup, sys::error(fd), path.c_str());
+    int err = sys::writeAll(static_cast<int>(fd), "0", 1);
+    sys::close(static_cast<int>(fd));
+    if (err != 0) return fail(failure, Step::Cgroup, err, path.c_str());
   }
   char joined = 'j';
-  ssize_t sent;
-  do {
-    sent = write(syncSocket, &joined, 1);
-  } while (sent < 0 && errno == EINTR);
-  if (sent != 1) return fail(failure, Step::Sync, errno, "joined");
+  int err = sys::writeAll(syncSocket, &joined, 1);
+  if (err != 0) return fail(failure, Step::Sync, err, "joined");
   return true;
 }
 
@@ -93,14 +99,15 @@ bool joinCgroups(const LaunchPlan& plan, int syncSocket, ChildFailure& failure) 
 // the parent placed it in the service's cgroups. The service's own cgroup
 // then appears as "/".
 bool enterCgroupNamespace(const LaunchPlan& plan, ChildFailure& failure) {
-  if (plan.nsCgroup && unshare(CLONE_NEWCGROUP) != 0) {
-    return fail(failure, Step::CgroupNamespace, errno, "unshare CLONE_NEWCGROUP");
-  }
+  if (!plan.nsCgroup) return true;
+  int err = sys::error(sys::call(SYS_unshare, CLONE_NEWCGROUP));
+  if (err != 0) return fail(failure, Step::CgroupNamespace, err, "unshare CLONE_NEWCGROUP");
   return true;
 }
 
 bool newSession(ChildFailure& failure) {
-  if (setsid() < 0) return fail(failure, Step::Setsid, errno, "setsid");
+  int err = sys::error(sys::call(SYS_setsid));
+  if (err != 0) return fail(failure, Step::Setsid, err, "setsid");
   return true;
 }
 
@@ -110,21 +117,21 @@ bool buildFilesystem(const LaunchPlan& plan, ChildFailure& failure) {
 }
 
 bool setHostname(const LaunchPlan& plan, ChildFailure& failure) {
-  if (sethostname(plan.hostname.c_str(), plan.hostname.size()) != 0) {
-    return fail(failure, Step::Hostname, errno, plan.hostname.c_str());
-  }
+  int err = sys::error(sys::call(SYS_sethostname, plan.hostname.c_str(), plan.hostname.size()));
+  if (err != 0) return fail(failure, Step::Hostname, err, plan.hostname.c_str());
   return true;
 }
 
 bool changeDirectory(const LaunchPlan& plan, ChildFailure& failure) {
-  if (chdir(plan.cwd.c_str()) != 0) return fail(failure, Step::Chdir, errno, plan.cwd.c_str());
+  int err = sys::chdir(plan.cwd.c_str());
+  if (err != 0) return fail(failure, Step::Chdir, err, plan.cwd.c_str());
   return true;
 }
 
 bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
-  if (plan.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    return fail(failure, Step::NoNewPrivs, errno, "PR_SET_NO_NEW_PRIVS");
-  }
+  if (!plan.noNewPrivs) return true;
+  int err = sys::error(sys::call(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  if (err != 0) return fail(failure, Step::NoNewPrivs, err, "PR_SET_NO_NEW_PRIVS");
   return true;
 }
 
@@ -132,11 +139,8 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
 // then reads end-of-file as a successful execve, and the service seems to
 // exit at once with status 127. Filters must allow write and exit_group.
 [[noreturn]] void reportFailure(int errorPipe, const ChildFailure& failure) {
-  ssize_t written;
-  do {
-    written = write(errorPipe, &failure, sizeof(failure));
-  } while (written < 0 && errno == EINTR);
-  _exit(127);
+  sys::writeAll(errorPipe, &failure, sizeof(failure));
+  sys::exitGroup(127);
 }
 
 // The launch order. Each step needs privileges that a later one gives up.
@@ -175,36 +179,98 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
       seccomp::installFilter(plan, descriptors.syncSocket, failure);
   if (ready) {
     fds::fillListenPid(plan);
-    execve(plan.file.c_str(), plan.argvPointers.data(), plan.envpPointers.data());
-    fail(failure, Step::Execve, errno, plan.file.c_str());
+    long err = sys::call(SYS_execve, plan.file.c_str(), plan.argvPointers.data(), plan.envpPointers.data());
+    fail(failure, Step::Execve, sys::error(err), plan.file.c_str());
   }
   reportFailure(descriptors.errorPipe, failure);
 }
 
 // ---- parent ----
 
-// struct clone_args from linux/sched.h, declared here because that header
-// redefines the CLONE_* macros of glibc's <sched.h>.
-struct CloneArgs {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t childTid;
-  uint64_t parentTid;
-  uint64_t exitSignal;
-  uint64_t stack;
-  uint64_t stackSize;
-  uint64_t tls;
+// Why the child shares the parent's memory, and what that forbids.
+//
+// A fork-style clone copies the page tables of the whole Node process, and
+// every page either process writes afterwards takes a copy-on-write fault.
+// With the benchmark's Node process (about 100 MB RSS) that cost about
+// 1 ms per launch (bench/README.md, Launch). Like glibc's posix_spawn, the launcher clones with CLONE_VM, so the
+// child runs in the parent's address space on a stack of its own until
+// execve gives it a fresh one. Unlike posix_spawn it does not add
+// CLONE_VFORK: the parent has to keep running, to write cgroup files and
+// call the beforeRelease hook while the child waits on the sync socket.
+// The kernel accepts CLONE_VM with the namespace flags used here. It
+// rejects CLONE_NEWNS with CLONE_FS and CLONE_NEWPID with CLONE_THREAD, and
+// the launcher sets neither CLONE_FS nor CLONE_THREAD.
+//
+// The two run at the same time in one address space, so:
+// - The child touches only its own stack and memory that the parent
+//   prepared before the clone: the LaunchPlan and the ChildStart record.
+//   It writes to none of it, except the LISTEN_PID entry of the
+//   environment, which the parent never reads.
+// - The child makes raw system calls (child_sys.h) and no glibc calls that
+//   keep state. Without CLONE_SETTLS it runs on the parent thread's TLS, so
+//   glibc's errno there is the parent's errno. glibc's locks, malloc and
+//   setxid broadcast would act on the parent's threads. It never allocates
+//   or throws.
+// - The parent keeps the plan, the ChildStart record and the stack alive
+//   and unchanged until the error pipe reports execve or the child was
+//   killed and reaped. End-of-file on the pipe comes only after the child
+//   switched to its new address space (execve closes close-on-exec
+//   descriptors after that) or died.
+// - Without CLONE_SIGHAND the child gets a copy of the signal dispositions,
+//   but Node's handlers would run on Node's memory. The parent blocks every
+//   signal around the clone, and the child resets all dispositions to the
+//   default before it unblocks them.
+
+// The child's entry arguments, in the parent's frame, which outlives the
+// child's use of it.
+struct ChildStart {
+  LaunchPlan* plan;
+  fds::ChildDescriptors descriptors;
 };
 
-// Like fork, the child continues on a copy of this stack; no CLONE_VM.
-long cloneChild(uint64_t flags, int* pidfd) {
-  CloneArgs args = {};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exitSignal = SIGCHLD;
-  long pid = syscall(SYS_clone3, &args, sizeof(args));
-  if (pid >= 0 || errno != ENOSYS) return pid;
-  return syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, nullptr);
+int childEntry(void* argument) {
+  auto* start = static_cast<ChildStart*>(argument);
+  runChild(*start->plan, start->descriptors);
+}
+
+// The child's stack: mapped before the clone, with a guard page below it,
+// and unmapped once the child has exec'd or was reaped.
+class ChildStack {
+ public:
+  // The deepest step (a bind mount) uses about 12 KiB of path buffers.
+  static constexpr size_t kSize = 256 * 1024;
+
+  ChildStack() {
+    guard_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* mapped = mmap(nullptr, guard_ + kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mapped == MAP_FAILED) return;
+    base_ = static_cast<char*>(mapped);
+    if (mprotect(base_, guard_, PROT_NONE) != 0) {
+      munmap(base_, guard_ + kSize);
+      base_ = nullptr;
+    }
+  }
+  ~ChildStack() {
+    if (base_ != nullptr) munmap(base_, guard_ + kSize);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  // Stacks grow down on x86_64 and aarch64; the end of a mapping is
+  // page-aligned, which satisfies their 16-byte ABI alignment.
+  void* top() const { return base_ + guard_ + kSize; }
+
+ private:
+  char* base_ = nullptr;
+  size_t guard_ = 0;
+};
+
+// glibc's clone() switches the child to `stack` and calls childEntry there.
+// With CLONE_PIDFD the kernel stores the pidfd at the parent_tid argument.
+long cloneChild(uint64_t namespaces, const ChildStack& stack, ChildStart* start, int* pidfd) {
+  int flags = static_cast<int>(namespaces | CLONE_VM | CLONE_PIDFD | SIGCHLD);
+  return clone(childEntry, stack.top(), flags, start, pidfd);
 }
 
 uint64_t namespaceFlags(const LaunchPlan& plan) {
@@ -412,6 +478,9 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   auto plan = std::make_unique<LaunchPlan>(buildPlan(info[0].As<Napi::Object>()));
   prepareExec(*plan);
 
+  // Declared before fds, so it is unmapped after them, at the very end.
+  ChildStack stack;
+  if (!stack.ok()) return failureResult(env, "child stack", errno, "mmap");
   Descriptors fds;
   int pipeEnds[2];
   if (pipe2(pipeEnds, O_CLOEXEC) != 0) return failureResult(env, "pipe", errno, "");
@@ -426,6 +495,7 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   fds.devNull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (fds.devNull < 0) return failureResult(env, "stdio", errno, "/dev/null");
   int base = fds::chooseBase(*plan, fds.errorWrite, fds.syncChild, fds.devNull);
+  ChildStart start = {plan.get(), {fds.errorWrite, fds.syncChild, fds.devNull, base}};
 
   // With every signal blocked, no Node handler can run in the child before
   // it resets the dispositions.
@@ -433,8 +503,7 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   sigset_t previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  long pid = cloneChild(namespaceFlags(*plan), &fds.pidfd);
-  if (pid == 0) runChild(*plan, {fds.errorWrite, fds.syncChild, fds.devNull, base});
+  long pid = cloneChild(namespaceFlags(*plan), stack, &start, &fds.pidfd);
   int cloneErr = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.closeChildEnds();
