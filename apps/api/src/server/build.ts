@@ -21,6 +21,7 @@ import { auditRoutes } from './routes/audit.js'
 import { eventsExportRoutes } from './routes/events-export.js'
 import { learnRoutes } from './routes/learn.js'
 import { profileRoutes } from './routes/profiles.js'
+import { reportRoutes } from './routes/report.js'
 import { serviceDetailRoutes } from './routes/service-detail.js'
 import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
 
@@ -118,6 +119,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerMetrics(app, new MetricsCollector(options.audit, options.supervisor))
   await app.register(profileRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
   await app.register(learnRoutes, { config: options.config, prisma: options.prisma, audit: options.audit, supervisor: options.supervisor })
+  await app.register(reportRoutes, { config: options.config, database: options.database, audit: options.audit })
   await app.register(auditRoutes, { audit: options.audit })
   await app.register(serviceDetailRoutes, { supervisor: options.supervisor })
   await app.register(eventsExportRoutes, { audit: options.audit })
