@@ -6,10 +6,12 @@ export const MAIN_USAGE = `Usage: blackhole COMMAND [OPTIONS]
 Commands:
   serve            run the supervisor, the API and the dashboard
   run              run one command in a profile's sandbox
+  learn            run a service permissively and propose its profile
   selftest         probe a profile's sandbox with escape attempts
   doctor           report what this host offers the sandbox
   profile          validate, export or score security profiles
   audit verify     check the audit log's hash chain and checkpoints
+  report           write the compliance report of a period
   token create     create an API token
   user create      create a dashboard user with a password
 
@@ -22,10 +24,12 @@ type Command = (args: string[], output: Output) => Promise<number>
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   run: async () => (await import('./run.js')).runCommand,
+  learn: async () => (await import('./learn.js')).learnCommand,
   selftest: async () => (await import('./selftest.js')).selftestCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
   profile: async () => (await import('./profile.js')).profileCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
+  report: async () => (await import('./report.js')).reportCommand,
   token: async () => (await import('./token.js')).tokenCommand,
   user: async () => (await import('./user.js')).userCommand,
 }

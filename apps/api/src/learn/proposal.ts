@@ -189,7 +189,8 @@ export function applyAdditions(baseYaml: string, profileName: string, additions:
     appendItem(document, [...root, 'filesystem', 'file_access'], rule)
   }
   for (const path of additions.writablePaths) appendItem(document, [...root, 'filesystem', 'writable_paths'], path)
-  return document.toString()
+  // No padding inside [ ] and no folding keeps untouched lines as written.
+  return document.toString({ flowCollectionPadding: false, lineWidth: 0 })
 }
 
 function appendItem(document: Document, path: string[], value: unknown): void {

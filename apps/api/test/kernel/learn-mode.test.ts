@@ -118,7 +118,7 @@ describe('learn mode', () => {
     expect(session.proposal?.additions.undeniedSyscalls).toEqual(['uname'])
     expect(session.proposal?.additions.allowedPorts).toEqual([EXTRA_PORT])
     expect(session.proposal?.errors).toEqual([])
-    expect(session.proposal?.diff).toContain(`+    allowed_ports: [ 47001, ${EXTRA_PORT} ]`)
+    expect(session.proposal?.diff).toContain(`+    allowed_ports: [47001, ${EXTRA_PORT}]`)
     expect(session.proposal?.diff).toContain('-    denied: [uname]')
     expect(session.proposal?.yaml).not.toContain('syscalls')
   })
