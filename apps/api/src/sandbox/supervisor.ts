@@ -149,28 +149,7 @@ export class Supervisor extends EventEmitter {
     this.logger = options.logger ?? quietLogger
     this.layout = detectLayout()
     this.vethRange = options.vethRange
-    for (const [name, definition] of Object.entries(this.config.services)) {
-      this.services.set(name, {
-        name,
-        definition,
-        status: initialStatus(name, definition),
-        pidfd: null,
-        notifier: null,
-        cgroup: null,
-        stopWatch: null,
-        exited: null,
-        intent: null,
-        reaped: false,
-        netCuts: new Set(),
-        network: null,
-        control: { ready: false, statusText: null, watchdogAt: null },
-        restartTimer: null,
-        backoffMs: MIN_BACKOFF_MS,
-        startedAtMs: 0,
-        oomKills: 0,
-        queue: Promise.resolve(),
-      })
-    }
+    for (const [name, definition] of Object.entries(this.config.services)) this.services.set(name, newRuntime(name, definition))
     const interval = options.metricsIntervalMs ?? 1000
     this.metricsTimer = setInterval(() => this.emitMetrics(), interval)
     this.metricsTimer.unref()
@@ -183,6 +162,39 @@ export class Supervisor extends EventEmitter {
   get(name: string): ServiceStatus {
     const runtime = this.runtime(name)
     return { ...runtime.status, command: [...runtime.status.command] }
+  }
+
+  /**
+   * Adds a service or replaces a service's definition. The definition's
+   * profile must be in the config. A running service keeps its process and
+   * uses the new definition from its next start. Returns true for a new
+   * service.
+   */
+  define(name: string, definition: ServiceDefinition): boolean {
+    if (this.shuttingDown) throw new InvalidStateError(`cannot define ${name}: the supervisor is shutting down`)
+    profileOf(this.config, definition.profile)
+    const runtime = this.services.get(name)
+    if (runtime === undefined) {
+      const added = newRuntime(name, definition)
+      this.services.set(name, added)
+      this.emit('service', { ...added.status, command: [...added.status.command] })
+      return true
+    }
+    runtime.definition = definition
+    if (runtime.status.pid === null) {
+      this.setStatus(runtime, { profile: definition.profile, command: [definition.command, ...definition.args] })
+    }
+    return false
+  }
+
+  /** Removes a stopped or failed service; throws INVALID_STATE (409) for one with a process. */
+  remove(name: string): void {
+    const runtime = this.runtime(name)
+    if (runtime.status.pid !== null || runtime.exited !== null || (runtime.status.state !== 'stopped' && runtime.status.state !== 'failed')) {
+      throw new InvalidStateError(`cannot remove ${name} while it is ${runtime.status.state}; stop it first`)
+    }
+    this.cancelRestart(runtime)
+    this.services.delete(name)
   }
 
   /** Starts every stopped or failed service with autostart; a launch failure leaves that service `failed`. */
@@ -815,6 +827,29 @@ export class Supervisor extends EventEmitter {
 function withEnforceMode(config: Config, profileName: string, mode: EnforceMode): Config {
   const profile = profileOf(config, profileName)
   return { ...config, profiles: { ...config.profiles, [profileName]: { ...profile, enforceMode: mode } } }
+}
+
+function newRuntime(name: string, definition: ServiceDefinition): ServiceRuntime {
+  return {
+    name,
+    definition,
+    status: initialStatus(name, definition),
+    pidfd: null,
+    notifier: null,
+    cgroup: null,
+    stopWatch: null,
+    exited: null,
+    intent: null,
+    reaped: false,
+    netCuts: new Set(),
+    network: null,
+    control: { ready: false, statusText: null, watchdogAt: null },
+    restartTimer: null,
+    backoffMs: MIN_BACKOFF_MS,
+    startedAtMs: 0,
+    oomKills: 0,
+    queue: Promise.resolve(),
+  }
 }
 
 function initialStatus(name: string, definition: ServiceDefinition): ServiceStatus {

@@ -24,6 +24,8 @@ import { Supervisor } from '../sandbox/supervisor.js'
 import type { FailureLimiter } from './auth.js'
 import { buildServer } from './build.js'
 import { registerHistoryRoute, VERSION } from './routes.js'
+import { ServiceDefinitionStore } from '../db/service-definitions.js'
+import { applyStoredDefinitions, registerServiceDefinitionRoutes } from './service-definitions.js'
 import type { TlsOptions } from './tls.js'
 
 export type { TlsOptions } from './tls.js'
@@ -174,6 +176,18 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     // Incidents and resource minutes are written through better-sqlite3
     // like the audit records, on a connection of their own.
     incidentDb = new Database(database.path)
+    // Services defined over the API override the config's, before anything starts.
+    const definitions = new ServiceDefinitionStore(incidentDb)
+    for (const { service, errors } of applyStoredDefinitions({ configText: text, configPath, store: definitions, supervisor: services })) {
+      await auditLog.append({
+        service,
+        type: 'SERVICE_DEFINITION_INVALID',
+        severity: 'medium',
+        description: `the API definition of ${service} no longer validates against ${configPath} and was not applied: ${errors[0]}`,
+        metadata: { errors },
+        actor: 'supervisor',
+      })
+    }
     const incidents = new IncidentStore(incidentDb, auditLog)
     const engine = new DetectionEngine({
       incidents,
@@ -210,6 +224,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     })
     monitors = running
     registerHistoryRoute(server, services, running.history)
+    registerServiceDefinitionRoutes(server, { config, configText: text, configPath, store: definitions, supervisor: services, audit: auditLog })
     await server.register(detectionRoutes, { prefix: '/api/v1', engine, incidents, audit: auditLog, rulesFile: rulesPath })
     engine.start(auditLog)
     if (options.autostart !== false) await services.startAll('supervisor')

@@ -2,6 +2,7 @@
 // The real classes (sandbox/supervisor.ts, audit/) satisfy these shapes, and
 // the server calls nothing else on them.
 
+import type { ServiceDefinition } from '@blackhole/policy'
 import type { AuditInput, AuditRecord, ResourceSample, ServiceStatus, Severity } from '../types.js'
 
 export type ServiceAction = 'start' | 'stop' | 'terminate' | 'isolate' | 'resume' | 'block' | 'unblock'
@@ -27,6 +28,10 @@ export interface SupervisorPort {
   resume(name: string, actor: string): Promise<unknown>
   block(name: string, actor: string, reason?: string): Promise<unknown>
   unblock(name: string, actor: string): Promise<unknown>
+  /** Adds a service or replaces its definition; returns true for a new service. */
+  define(name: string, definition: ServiceDefinition): boolean
+  /** Removes a stopped service; throws INVALID_STATE for one with a process. */
+  remove(name: string): void
   on(event: 'service', listener: (status: ServiceStatus) => void): unknown
   on(event: 'metrics', listener: (samples: ResourceSample[]) => void): unknown
   off(event: 'service', listener: (status: ServiceStatus) => void): unknown
