@@ -44,6 +44,10 @@ int remountReadOnly(const char* path, unsigned long extra) {
 
 // mkdir -p, in place on a stack copy. Returns 0 or the errno of the failing mkdir.
 int makeDirectories(const char* path, mode_t mode) {
+  // Most targets (/proc, /dev, the tmpfs paths) exist in the host tree, so
+  // one stat usually replaces a mkdir per path component.
+  struct stat existing;
+  if (sys::stat(path, &existing) == 0) return S_ISDIR(existing.st_mode) ? 0 : ENOTDIR;
   char buffer[PATH_MAX];
   size_t length = safe::copy(buffer, sizeof(buffer), path);
   if (length + 1 >= sizeof(buffer)) return ENAMETOOLONG;

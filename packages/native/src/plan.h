@@ -76,6 +76,9 @@ struct LaunchPlan {
   // itself, and the remaining cgroup.procs files the parent writes.
   std::vector<std::string> cgroupSelfTasks;
   std::vector<std::string> cgroupParentProcs;
+  // Set by spawnSandbox when a beforeRelease hook needs the child in its
+  // cgroups first. The child then reports joining with one byte.
+  bool reportJoined = false;
   bool loopbackUp = false;
   bool seccompEnabled = false;
   std::vector<sock_filter> seccompFilter;

@@ -75,10 +75,11 @@ bool waitForRelease(int syncSocket, ChildFailure& failure) {
   return true;
 }
 
-// Moves the child into its v1 cgroups (splitCgroupFiles says why the child
-// moves itself) and then sends the parent one byte. The parent waits for
-// that byte before the beforeRelease hook, so the child is in all its
-// cgroups before the release, as when the parent writes the pid.
+// Moves the child into its v1 cgroups (splitCgroupFiles explains why the
+// child moves itself). With a beforeRelease hook it then sends the parent
+// one byte, and the parent waits for that byte before the hook, so the hook
+// sees the child in all its cgroups. Without a hook the parent releases the
+// child at once: joining comes before waitForRelease either way.
 bool joinCgroups(const LaunchPlan& plan, int syncSocket, ChildFailure& failure) {
   if (plan.cgroupSelfTasks.empty()) return true;
   for (const std::string& path : plan.cgroupSelfTasks) {
@@ -88,6 +89,7 @@ bool joinCgroups(const LaunchPlan& plan, int syncSocket, ChildFailure& failure) 
     sys::close(static_cast<int>(fd));
     if (err != 0) return fail(failure, Step::Cgroup, err, path.c_str());
   }
+  if (!plan.reportJoined) return true;
   char joined = 'j';
   int err = sys::writeAll(syncSocket, &joined, 1);
   if (err != 0) return fail(failure, Step::Sync, err, "joined");
@@ -479,6 +481,7 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   prepareExec(*plan);
 
   // Declared before fds, so it is unmapped after them, at the very end.
+  plan->reportJoined = hasHook && !plan->cgroupSelfTasks.empty();
   ChildStack stack;
   if (!stack.ok()) return failureResult(env, "child stack", errno, "mmap");
   Descriptors fds;
@@ -516,7 +519,7 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
       return failureResult(env, "cgroup", err, path);
     }
   }
-  if (!plan->cgroupSelfTasks.empty() && !awaitJoined(fds)) {
+  if (plan->reportJoined && !awaitJoined(fds)) {
     ChildFailure record = {};
     bool complete = readFailureRecord(fds.errorRead, record);
     killAndReap(fds);
@@ -533,10 +536,16 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
     }
   }
   char release = 'r';
-  if (write(fds.syncParent, &release, 1) != 1) {
+  if (send(fds.syncParent, &release, 1, MSG_NOSIGNAL) != 1) {
+    // Without a hook, a child that failed to join its cgroups may have
+    // exited already; its record names the step.
     int err = errno;
+    ChildFailure record = {};
+    bool complete = readFailureRecord(fds.errorRead, record);
     killAndReap(fds);
-    return failureResult(env, "release", err, "sync socket");
+    if (!complete) return failureResult(env, "release", err, "sync socket");
+    record.detail[sizeof(record.detail) - 1] = '\0';
+    return failureResult(env, stepName(record.step), record.err, record.detail);
   }
 
   ChildFailure record = {};
