@@ -17,8 +17,8 @@ export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/
 
 /** A browser session lasts 12 hours after its last use. */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000
-// Renewing on every request would write on every request; an expiry moved
-// at most once a minute keeps the sliding window within a minute of exact.
+// The expiry moves at most once a minute, so a busy session does not cost
+// a database write per request. The sliding window is then exact to a minute.
 const SESSION_RENEW_MS = 60_000
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
@@ -189,7 +189,7 @@ function isoTime(value: unknown): string | null {
 export class TokenStore {
   constructor(private readonly db: Database.Database) {}
 
-  /** Every token, newest first, without its hash. */
+  /** Returns every token, newest first, without its hash. */
   list(): TokenInfo[] {
     const rows = this.db
       .prepare('SELECT id, name, role, userName, createdAt, lastUsedAt, revokedAt FROM ApiToken ORDER BY id DESC')

@@ -173,8 +173,9 @@ export function createAuthenticator(
       const identity = token === null ? null : await findToken(prisma, token)
       if (identity !== null && stores?.users.tokenOwnerDisabled(identity.id) !== true) return identity
       await rejectIfLimited(context)
-      const reason = token === null ? 'missing bearer token' : identity === null ? 'invalid or revoked token' : 'token owner is disabled'
-      return fail(context, reason)
+      if (token === null) return fail(context, 'missing bearer token')
+      if (identity === null) return fail(context, 'invalid or revoked token')
+      return fail(context, 'token owner is disabled')
     },
 
     async checkSession(sessionId, context) {
@@ -211,7 +212,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** True for routes that need no token: health and the WebSocket, which authenticates in its first message. */
     public?: boolean
-    /** The least role the route needs; viewer when not set (viewers still send only GET). */
+    /** The minimum role the route needs; viewer when not set (viewers still send only GET). */
     role?: Role
     /** True for a route outside /api/ that still needs a token or session, such as /metrics. */
     authenticate?: boolean
@@ -283,13 +284,13 @@ export function authHook(authenticator: Authenticator) {
     }
     const role = request.role!
     const separator = request.actor!.indexOf(':')
-    const who = `${request.actor!.slice(0, separator)} "${request.actor!.slice(separator + 1)}"`
+    const caller = `${request.actor!.slice(0, separator)} "${request.actor!.slice(separator + 1)}"`
     if (role === 'viewer' && !SAFE_METHODS.has(request.method)) {
-      throw apiError('FORBIDDEN', `${who} has the viewer role, which may only send GET requests`)
+      throw apiError('FORBIDDEN', `${caller} has the viewer role, which may only send GET requests`)
     }
     const least = request.routeOptions.config?.role
     if (least !== undefined && !hasRole(role, least)) {
-      throw apiError('FORBIDDEN', `${who} has the ${role} role; ${request.method} ${request.routeOptions.url} needs ${least} or above`)
+      throw apiError('FORBIDDEN', `${caller} has the ${role} role; ${request.method} ${request.routeOptions.url} needs ${least} or above`)
     }
     // Under mutual TLS the certificate names the machine or person and the
     // token or session names the account, so the audit actor keeps both.

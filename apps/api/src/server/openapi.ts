@@ -14,7 +14,7 @@ interface Operation {
   parameters: { name: string; in: 'path' | 'query'; required: boolean; schema: JsonSchema }[]
   requestBody?: { required: boolean; content: { 'application/json': { schema: JsonSchema } } }
   responses: Record<string, { description: string; content?: unknown }>
-  /** The least role the operation needs. */
+  /** The minimum role the operation needs. */
   'x-required-role'?: string
 }
 
@@ -78,7 +78,7 @@ export function renderDocsPage(document: OpenApiDocument): string {
 <h1>${escapeHtml(document.info.title)} ${escapeHtml(document.info.version)}</h1>
 <p>The machine-readable document is <a href="/api/docs/openapi.json">/api/docs/openapi.json</a>. Errors are JSON with <code>error</code> and <code>message</code>.</p>
 <table>
-<thead><tr><th>Method</th><th>Path</th><th>Least role</th><th>Parameters</th><th>Body fields</th></tr></thead>
+<thead><tr><th>Method</th><th>Path</th><th>Minimum role</th><th>Parameters</th><th>Body fields</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>

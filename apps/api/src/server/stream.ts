@@ -70,8 +70,8 @@ function sameOrigin(request: FastifyRequest): boolean {
 
 /**
  * One client connection. Browsers cannot set headers on a WebSocket, so the
- * client authenticates with its session cookie or, failing that, with a
- * token in the first message; until then it receives nothing.
+ * client authenticates with its session cookie or with a token in its first
+ * message. Until then it receives nothing.
  */
 class StreamClient {
   private identity: TokenIdentity | null = null

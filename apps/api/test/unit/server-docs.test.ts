@@ -29,7 +29,7 @@ describe('API docs', () => {
     expect(schema.additionalProperties).toBe(false)
   })
 
-  it('marks the least role and the public routes', () => {
+  it('marks the minimum role and public routes', () => {
     expect(document.paths['/api/v1/tokens/{id}']!.delete!['x-required-role']).toBe('admin')
     expect(document.paths['/api/v1/services/{name}/stop']!.post!['x-required-role']).toBe('operator')
     expect(document.paths['/api/v1/health']!.get!.security).toBeUndefined()
