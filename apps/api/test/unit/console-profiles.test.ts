@@ -25,6 +25,8 @@ describe('console profile routes', () => {
       webRoot: null,
       rulesPath: null,
       limiter: new FailureLimiter(),
+      // Each supervisor locks its cgroup parent, so parallel test files need their own.
+      cgroupRoot: `blackhole-test-${process.pid}`,
     })
     viewer = (await createToken(blackhole.database.prisma, 'watcher', 'viewer')).token
     operator = (await createToken(blackhole.database.prisma, 'oncall', 'operator')).token

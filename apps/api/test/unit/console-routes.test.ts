@@ -28,6 +28,8 @@ describe('console audit, service and export routes', () => {
       webRoot: null,
       rulesPath: null,
       limiter: new FailureLimiter(),
+      // Each supervisor locks its cgroup parent, so parallel test files need their own.
+      cgroupRoot: `blackhole-test-${process.pid}`,
     })
     viewer = (await createToken(blackhole.database.prisma, 'watcher', 'viewer')).token
     operator = (await createToken(blackhole.database.prisma, 'oncall', 'operator')).token
@@ -127,7 +129,7 @@ describe('console audit, service and export routes', () => {
   })
 
   it('builds a process tree from a pid namespace', () => {
-    // This process's namespace holds the test runner itself.
+    // This process's namespace contains the test runner itself.
     const tree = processTree(process.pid)
     expect(tree.total).toBeGreaterThan(0)
     const all = JSON.stringify(tree.roots)

@@ -9,7 +9,7 @@ import { actorOf } from '../auth.js'
 import { apiError, ApiError, type ErrorBody } from '../errors.js'
 import type { AuditLogPort, SupervisorPort } from '../ports.js'
 import { profileNameParams, requireRole } from './access.js'
-import { lineDiff } from './line-diff.js'
+import { lineDiff, type DiffLine } from './line-diff.js'
 import { validateProfileYaml, type ProfileIssue } from './profile-yaml.js'
 
 export interface ProfileRoutesOptions {
@@ -84,12 +84,12 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
     return profile
   }
 
-  async function versionYaml(name: string, version: number): Promise<string> {
+  async function findVersion(name: string, version: number) {
     const row = await prisma.profileVersion.findUnique({ where: { profileName_version: { profileName: name, version } } })
     if (row === null) {
       throw new ApiError('VERSION_NOT_FOUND', 404, `profile "${name}" has no version ${version}; list them with GET /api/v1/profiles/${name}/versions`)
     }
-    return row.yaml
+    return row
   }
 
   app.get<{ Params: { name: string } }>('/api/v1/profiles/:name/versions', { schema: { params: profileNameParams } }, async (request) => {
@@ -114,9 +114,8 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
     async (request) => {
       const { name, version } = request.params
       profileOf(name)
-      const row = await prisma.profileVersion.findUnique({ where: { profileName_version: { profileName: name, version } } })
-      if (row === null) await versionYaml(name, version)
-      return { name, version, yaml: row!.yaml, sha256: row!.sha256, author: row!.author, createdAt: row!.createdAt.toISOString() }
+      const row = await findVersion(name, version)
+      return { name, version, yaml: row.yaml, sha256: row.sha256, author: row.author, createdAt: row.createdAt.toISOString() }
     },
   )
 
@@ -127,8 +126,15 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
       const { name } = request.params
       const { from, to } = request.query
       profileOf(name)
-      const [oldText, newText] = [await versionYaml(name, from), await versionYaml(name, to)]
-      const lines = lineDiff(oldText, newText)
+      const oldVersion = await findVersion(name, from)
+      const newVersion = await findVersion(name, to)
+      let lines: DiffLine[]
+      try {
+        lines = lineDiff(oldVersion.yaml, newVersion.yaml)
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error
+        throw new ApiError('DIFF_TOO_LARGE', 422, `cannot diff versions ${from} and ${to} of "${name}": ${error.message}; compare their texts from GET /api/v1/profiles/${name}/versions/VERSION`)
+      }
       const added = lines.filter((line) => line.op === 'added').length
       const removed = lines.filter((line) => line.op === 'removed').length
       return { name, from, to, added, removed, lines }
