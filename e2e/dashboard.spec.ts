@@ -15,6 +15,21 @@ function serviceState(page: Page, name: string) {
   return serviceRow(page, name).getByTestId('state-badge')
 }
 
+/** The summary panel of the service page, which contains the state badge and every action. */
+function servicePanel(page: Page, name: string) {
+  return page.locator(`section[data-service="${name}"]`)
+}
+
+function detailState(page: Page, name: string) {
+  return servicePanel(page, name).getByTestId('state-badge')
+}
+
+/** Opens the service page through its link in the overview table. */
+async function openService(page: Page, name: string): Promise<void> {
+  await serviceRow(page, name).getByRole('link', { name, exact: true }).click()
+  await expect(page.getByRole('heading', { name, exact: true })).toBeVisible()
+}
+
 /** Rows of the events feed with `type` for `service`. */
 function eventRows(page: Page, type: string, service: string) {
   return page
@@ -132,6 +147,7 @@ test('dialogs work from the keyboard', async ({ page }) => {
   await page.getByLabel('API token').fill(e2eServer().token)
   await page.keyboard.press('Enter')
   await expect(serviceState(page, 'storage')).toHaveText('running')
+  await openService(page, 'storage')
 
   const terminate = page.getByRole('button', { name: 'Terminate storage' })
   await terminate.focus()
@@ -142,16 +158,19 @@ test('dialogs work from the keyboard', async ({ page }) => {
   await page.keyboard.press('Escape')
   await expect(dialog).toBeHidden()
   await expect(terminate).toBeFocused()
-  await expect(serviceState(page, 'storage')).toHaveText('running')
+  await expect(detailState(page, 'storage')).toHaveText('running')
 })
 
 test('narrow window has no sideways scroll', async ({ page }) => {
   await page.setViewportSize({ width: 420, height: 900 })
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'identity')).toBeVisible()
-  await expect(page.getByRole('button', { name: 'Isolate storage' })).toBeVisible()
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   expect(overflow).toBeLessThanOrEqual(0)
+  await openService(page, 'storage')
+  await expect(page.getByRole('button', { name: 'Isolate storage' })).toBeVisible()
+  const detailOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  expect(detailOverflow).toBeLessThanOrEqual(0)
 })
 
 test('stream reconnects after a drop', async ({ page }) => {
@@ -224,6 +243,7 @@ test('stream rejects a bad token', async ({ page }) => {
 test('a 401 after sign-in signs out', async ({ page }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'storage')).toHaveText('running')
+  await openService(page, 'storage')
   await page.route('**/api/v1/**', (route) =>
     route.continue({ headers: { ...route.request().headers(), authorization: 'Bearer not-the-token' } }),
   )
@@ -261,16 +281,26 @@ test('paused feed holds new events', async ({ page, request }) => {
 test('isolate and resume storage', async ({ page, request }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'storage')).toHaveText('running')
+  // Only start and resume stay in the overview; the rest need the service page.
+  await expect(serviceRow(page, 'storage').getByRole('button', { name: 'Isolate storage' })).toHaveCount(0)
+  await expect(serviceRow(page, 'storage').getByRole('button', { name: 'Terminate storage' })).toHaveCount(0)
   const before = await newestSeq(request)
+  await openService(page, 'storage')
 
+  const isolate = page.getByRole('button', { name: 'Isolate storage' })
+  await expect(isolate).toHaveClass(/button-warning/)
   await confirmAction(page, 'Isolate', 'storage')
-  await expect(serviceState(page, 'storage')).toHaveText('isolated')
-  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Isolated: now isolated')
-  await expectNewEvent(page, 'SERVICE_ISOLATED', 'storage', before)
+  await expect(detailState(page, 'storage')).toHaveText('isolated')
+  await expect(servicePanel(page, 'storage').getByTestId('action-result')).toContainText('Isolated: now isolated')
+  await expect(servicePanel(page, 'storage').getByTestId('action-record')).toHaveText(/Audit record #\d+: SERVICE_ISOLATED by token:admin/)
 
   await confirmAction(page, 'Resume', 'storage')
-  await expect(serviceState(page, 'storage')).toHaveText('running')
-  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText('Resumed: now running')
+  await expect(detailState(page, 'storage')).toHaveText('running')
+  await expect(servicePanel(page, 'storage').getByTestId('action-result')).toContainText('Resumed: now running')
+  await expect(servicePanel(page, 'storage').getByTestId('action-record')).toHaveText(/Audit record #\d+: SERVICE_RESUMED by token:admin/)
+
+  await page.getByRole('link', { name: 'Overview' }).click()
+  await expectNewEvent(page, 'SERVICE_ISOLATED', 'storage', before)
   await expectNewEvent(page, 'SERVICE_RESUMED', 'storage', before)
 })
 
@@ -278,6 +308,7 @@ test('action shows the API error', async ({ page, request }) => {
   const { url, token } = e2eServer()
   await signIn(page, token)
   await expect(serviceState(page, 'storage')).toHaveText('running')
+  await openService(page, 'storage')
 
   // Isolate through the API while the dialog is open, so the dashboard's
   // own request meets a state conflict on the real server.
@@ -285,7 +316,7 @@ test('action shows the API error', async ({ page, request }) => {
   const dialog = page.getByRole('dialog', { name: 'Isolate storage?' })
   await expect(dialog).toBeVisible()
   await postAction(request, 'storage', 'isolate')
-  await expect(serviceState(page, 'storage')).toHaveText('isolated')
+  await expect(detailState(page, 'storage')).toHaveText('isolated')
   await dialog.getByRole('button', { name: 'Isolate', exact: true }).click()
 
   const conflict = await request.post(`${url}/api/v1/services/storage/isolate`, {
@@ -294,16 +325,17 @@ test('action shows the API error', async ({ page, request }) => {
   expect(conflict.status()).toBe(409)
   const body = (await conflict.json()) as { error: string; message: string }
   expect(body.error).toBe('INVALID_STATE')
-  await expect(serviceRow(page, 'storage').getByTestId('action-result')).toHaveText(body.message)
+  await expect(servicePanel(page, 'storage').getByTestId('action-result')).toHaveText(body.message)
 
   await confirmAction(page, 'Resume', 'storage')
-  await expect(serviceState(page, 'storage')).toHaveText('running')
+  await expect(detailState(page, 'storage')).toHaveText('running')
 })
 
 test('terminate and start identity', async ({ page, request }) => {
   await signIn(page, e2eServer().token)
   await expect(serviceState(page, 'identity')).toHaveText('running')
   const before = await newestSeq(request)
+  await openService(page, 'identity')
 
   await page.getByRole('button', { name: 'Terminate identity' }).click()
   const dialog = page.getByRole('dialog', { name: 'Terminate identity?' })
@@ -316,14 +348,17 @@ test('terminate and start identity', async ({ page, request }) => {
   await expect(confirm).toBeEnabled()
   await confirm.click()
 
-  await expect(serviceState(page, 'identity')).toHaveText('stopped')
-  await expect(serviceRow(page, 'identity').getByTestId('action-result')).toHaveText('Terminated: now stopped')
+  await expect(detailState(page, 'identity')).toHaveText('stopped')
+  await expect(servicePanel(page, 'identity').getByTestId('action-result')).toContainText('Terminated: now stopped')
+  await expect(servicePanel(page, 'identity').getByTestId('action-record')).toHaveText(/Audit record #\d+: SERVICE_TERMINATED by token:admin/)
+  await expect(servicePanel(page, 'identity').getByRole('button', { name: 'Terminate identity' })).toHaveCount(0)
+
+  await page.getByRole('link', { name: 'Overview' }).click()
   await expectNewEvent(page, 'SERVICE_TERMINATED', 'identity', before)
   await expectNewEvent(page, 'SERVICE_EXITED', 'identity', before)
   // The other service is untouched.
   await expect(serviceState(page, 'storage')).toHaveText('running')
 
-  await expect(serviceRow(page, 'identity').getByRole('button', { name: 'Terminate identity' })).toHaveCount(0)
   const beforeStart = await newestSeq(request)
   await confirmAction(page, 'Start', 'identity')
   await expect(serviceState(page, 'identity')).toHaveText('running')

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { accessSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { publishServer, serverProcess } from './server.js'
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const e2eDir = fileURLToPath(new URL('.', import.meta.url))
 const configFile = join(repoRoot, 'examples', 'blackhole.yaml')
+const rulesFile = join(repoRoot, 'examples', 'rules.yaml')
 const serverBin = join(repoRoot, 'bin', 'blackhole')
 const healthTimeoutMs = 60_000
 
@@ -28,14 +29,25 @@ function freePort(): Promise<number> {
   })
 }
 
-/** Builds apps/web so the server serves the dashboard under test. */
-function buildDashboard(): void {
-  const result = spawnSync('pnpm', ['-C', join(repoRoot, 'apps', 'web'), 'build'], {
+function build(folder: string): void {
+  const result = spawnSync('pnpm', ['-C', join(repoRoot, folder), 'build'], {
     encoding: 'utf8',
   })
   if (result.status !== 0) {
-    throw new Error(`building apps/web failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`)
+    throw new Error(`building ${folder} failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`)
   }
+}
+
+/**
+ * Builds the policy package and the API, which bin/blackhole runs from
+ * dist/, and apps/web, which the server serves, so the tests cover the
+ * checkout and not an earlier build. The native addon is built by
+ * `pnpm install` and is not rebuilt here.
+ */
+function buildServerAndDashboard(): void {
+  build('packages/policy')
+  build('apps/api')
+  build('apps/web')
 }
 
 function logTail(logFile: string): string {
@@ -77,9 +89,12 @@ export default async function globalSetup(): Promise<void> {
   } catch (error) {
     throw new Error(`the e2e tests need an executable bin/blackhole and examples/blackhole.yaml: ${String(error)}`)
   }
-  buildDashboard()
+  buildServerAndDashboard()
 
   const dataDir = mkdtempSync(join(tmpdir(), 'blackhole-e2e-'))
+  // A copy, because tests add rules with PUT /api/v1/rules, which rewrites the file.
+  const rulesCopy = join(dataDir, 'rules.yaml')
+  copyFileSync(rulesFile, rulesCopy)
   const port = await freePort()
   const token = randomBytes(24).toString('hex')
   const url = `http://127.0.0.1:${port}`
@@ -88,7 +103,10 @@ export default async function globalSetup(): Promise<void> {
   const logFile = join(e2eDir, 'test-results', 'server.log')
   const log = openSync(logFile, 'w')
 
-  const args = ['serve', '--config', configFile, '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)]
+  const args = ['serve', '--config', configFile, '--rules', rulesCopy, '--data', dataDir, '--host', '127.0.0.1', '--port', String(port),
+    // A cgroup parent of its own, because a supervisor locks its parent and
+    // another server may run on this machine.
+    '--cgroup-parent', `blackhole-e2e-${process.pid}`]
   const child = spawn(serverBin, args, {
     cwd: repoRoot,
     env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: token },

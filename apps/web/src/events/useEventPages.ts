@@ -7,7 +7,7 @@ export const eventPageSize = 200
 
 /**
  * Pages through stored events newest first with keyset paging: each page
- * asks for the events before the last seq of the one before, so a page
+ * requests the events before the last seq of the one before, so a page
  * deep in a million events costs the same as the first.
  */
 export function useEventPages(filter: EventFilter, since: string | null) {

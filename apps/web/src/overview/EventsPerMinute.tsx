@@ -5,8 +5,8 @@ import type { AuditRecord } from '../api/types.js'
 import { BarChart } from '../ui/BarChart.js'
 import { bucketPerMinute } from './bucketPerMinute.js'
 
-// The events route returns at most 1000 records a page; a busier hour
-// shows only its newest 1000, and the heading says so.
+// The events route returns at most 1000 records per request, so a busier hour
+// shows only its newest 1000, and the heading states that.
 const sampleSize = 1000
 
 /** Events per minute over the last hour, from the newest events. */

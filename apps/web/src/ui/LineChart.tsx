@@ -29,6 +29,8 @@ export function LineChart({ title, points, format, minScale = 0, limit = null }:
   const y = (value: number) => height - (Math.max(0, value) / top) * (height - 4) - 2
   const line = points.map((point) => `${x(point.time).toFixed(1)},${y(point.value).toFixed(1)}`).join(' ')
   const minutes = Math.round(span / 60_000)
+  let age = 'waiting for samples'
+  if (points.length > 1) age = minutes >= 1 ? `${minutes} min ago` : `${Math.round(span / 1000)} s ago`
 
   return (
     <figure className="line-chart" data-testid="line-chart">
@@ -47,7 +49,7 @@ export function LineChart({ title, points, format, minScale = 0, limit = null }:
         {points.length > 1 ? <polyline points={line} vectorEffect="non-scaling-stroke" /> : null}
       </svg>
       <div className="chart-axis muted">
-        <span>{points.length > 1 ? (minutes >= 1 ? `${minutes} min ago` : `${Math.round(span / 1000)} s ago`) : 'waiting for samples'}</span>
+        <span>{age}</span>
         <span>max {format(largest)}</span>
       </div>
     </figure>
