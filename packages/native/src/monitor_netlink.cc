@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "errors.h"
@@ -21,14 +23,13 @@ namespace monitor {
 
 namespace {
 
-// Delivery starts at this many queued items even before batchMs passed.
-constexpr size_t kBatchSize = 256;
 // Larger than any single audit record (8970 bytes at most) and roomy
 // enough to read many proc connector messages per recv.
 constexpr size_t kReceiveBuffer = 65536;
 // The kernel socket buffer; bursts of forks overflow the default quickly.
 constexpr int kSocketBuffer = 4 * 1024 * 1024;
 constexpr unsigned kAuditReadLogGroup = 1;  // AUDIT_NLGRP_READLOG
+constexpr size_t kMaxCommandLine = 4096;
 
 double nowMs() {
   using namespace std::chrono;
@@ -137,6 +138,39 @@ bool auditRequest(Napi::Env env, uint16_t type, const audit_status* body, audit_
   return true;
 }
 
+// Reads the command line (NUL-separated, cut at kMaxCommandLine bytes) and
+// the parent pid of a process; leaves them empty when it is already gone.
+void readProcess(int pid, Item& item) {
+  std::string base = "/proc/" + std::to_string(pid);
+  int fd = open((base + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buffer[kMaxCommandLine];
+    ssize_t got = read(fd, buffer, sizeof(buffer));
+    if (got > 0) {
+      item.text.assign(buffer, static_cast<size_t>(got));
+      item.hasProcess = true;
+    }
+    close(fd);
+  }
+  fd = open((base + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buffer[1024];
+    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
+    close(fd);
+    if (got > 0) {
+      buffer[got] = '\0';
+      // comm may contain ')' itself, so the fields start after the last one: ") S PPID".
+      const char* close = strrchr(buffer, ')');
+      int parent = 0;
+      char state = 0;
+      if (close != nullptr && sscanf(close + 1, " %c %d", &state, &parent) == 2) {
+        item.parentTgid = parent;
+        item.hasProcess = true;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Napi::Function NetlinkReader::Define(Napi::Env env) {
@@ -147,7 +181,7 @@ Napi::Function NetlinkReader::Define(Napi::Env env) {
 
 NetlinkReader::NetlinkReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkReader>(info) {
   Napi::Env env = info.Env();
-  const char* usage = "new NetlinkReader('audit' | 'proc', { maxQueue, batchMs, onBatch })";
+  const char* usage = "new NetlinkReader('audit' | 'proc', { maxQueue, onBatch })";
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) throw Napi::TypeError::New(env, usage);
   std::string source = info[0].As<Napi::String>().Utf8Value();
   if (source == "audit") {
@@ -158,12 +192,10 @@ NetlinkReader::NetlinkReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     throw Napi::TypeError::New(env, "NetlinkReader source must be 'audit' or 'proc', got '" + source + "'");
   }
   Napi::Object options = info[1].As<Napi::Object>();
-  if (!options.Get("maxQueue").IsNumber() || !options.Get("batchMs").IsNumber() ||
-      !options.Get("onBatch").IsFunction()) {
+  if (!options.Get("maxQueue").IsNumber() || !options.Get("onBatch").IsFunction()) {
     throw Napi::TypeError::New(env, usage);
   }
   maxQueue_ = static_cast<size_t>(std::max(1.0, options.Get("maxQueue").As<Napi::Number>().DoubleValue()));
-  batchMs_ = std::max(0, options.Get("batchMs").As<Napi::Number>().Int32Value());
 
   fd_ = source_ == Source::Audit ? openAuditSocket(true) : openProcSocket();
   if (fd_ < 0) {
@@ -185,8 +217,8 @@ NetlinkReader::NetlinkReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
   // Kept alive until the thread ended and every queued delivery ran.
   Ref();
-  deliverer_ = Napi::ThreadSafeFunction::New(env, options.Get("onBatch").As<Napi::Function>(), "NetlinkReader", 0, 1,
-                                             [this](Napi::Env) { Unref(); });
+  deliverer_ = Napi::ThreadSafeFunction::New(env, options.Get("onBatch").As<Napi::Function>(), "NetlinkReader",
+                                             maxQueue_, 1, [this](Napi::Env) { Unref(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -227,51 +259,51 @@ Napi::Value NetlinkReader::Stats(const Napi::CallbackInfo& info) {
 
 void NetlinkReader::run() {
   std::vector<char> buffer(kReceiveBuffer);
-  double firstQueuedAt = 0;
   for (;;) {
-    int timeout = -1;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if ((!queue_.empty() || overrunsSinceDelivery_ > 0) && !deliveryPending_) {
-        if (firstQueuedAt == 0) firstQueuedAt = nowMs();
-        timeout = std::max(0, batchMs_ - static_cast<int>(nowMs() - firstQueuedAt));
-      }
-    }
     pollfd entries[2] = {{fd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
-    int ready = poll(entries, 2, timeout);
+    int ready = poll(entries, 2, -1);
     if (ready < 0 && errno != EINTR) break;
     if (entries[1].revents != 0) break;
-    if (entries[0].revents & (POLLIN | POLLERR)) {
-      ssize_t got = recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
-      if (got < 0 && errno == ENOBUFS) {
-        overruns_++;
-        std::lock_guard<std::mutex> lock(mutex_);
-        overrunsSinceDelivery_++;
-      } else if (got > 0) {
-        if (source_ == Source::Audit) {
-          readAudit(buffer.data(), static_cast<size_t>(got));
-        } else {
-          readProc(buffer.data(), static_cast<size_t>(got));
-        }
-      }
+    if ((entries[0].revents & (POLLIN | POLLERR)) == 0) continue;
+    ssize_t got = recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (got < 0 && errno == ENOBUFS) {
+      overruns_++;
+      pendingOverruns_++;
+      // Report the overflow even when no message follows it.
+      send(new Batch());
+      continue;
     }
-    size_t queued;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queued = queue_.size() + (overrunsSinceDelivery_ > 0 ? 1 : 0);
+    if (got <= 0) continue;
+    auto* batch = new Batch();
+    if (source_ == Source::Audit) {
+      readAudit(buffer.data(), static_cast<size_t>(got), *batch);
+    } else {
+      readProc(buffer.data(), static_cast<size_t>(got), *batch);
     }
-    if (queued == 0) {
-      firstQueuedAt = 0;
-    } else if (queued >= kBatchSize || (firstQueuedAt != 0 && nowMs() - firstQueuedAt >= batchMs_)) {
-      requestDelivery();
-      firstQueuedAt = 0;
+    if (batch->empty()) {
+      delete batch;
+      continue;
     }
+    send(batch);
   }
-  requestDelivery();
   deliverer_.Release();
 }
 
-void NetlinkReader::readAudit(const char* buffer, size_t length) {
+void NetlinkReader::send(Batch* batch) {
+  // One call per received buffer: the kernel already groups messages that
+  // arrive together, and the bounded call queue is what drops under load.
+  size_t count = batch->size();
+  napi_status status = deliverer_.NonBlockingCall(batch, [this](Napi::Env env, Napi::Function onBatch, Batch* items) {
+    deliver(env, onBatch, items);
+  });
+  if (status != napi_ok) {
+    dropped_ += count;
+    pendingDropped_ += count;
+    delete batch;
+  }
+}
+
+void NetlinkReader::readAudit(const char* buffer, size_t length, Batch& batch) {
   int remaining = static_cast<int>(length);
   for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer); NLMSG_OK(header, remaining);
        header = NLMSG_NEXT(header, remaining)) {
@@ -283,11 +315,11 @@ void NetlinkReader::readAudit(const char* buffer, size_t length) {
     size_t size = header->nlmsg_len - NLMSG_HDRLEN;
     // Records carry no terminating NUL, but some kernels pad with one.
     item.text.assign(text, strnlen(text, size));
-    enqueue(std::move(item));
+    batch.push_back(std::move(item));
   }
 }
 
-void NetlinkReader::readProc(const char* buffer, size_t length) {
+void NetlinkReader::readProc(const char* buffer, size_t length, Batch& batch) {
   int remaining = static_cast<int>(length);
   for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer); NLMSG_OK(header, remaining);
        header = NLMSG_NEXT(header, remaining)) {
@@ -311,6 +343,9 @@ void NetlinkReader::readProc(const char* buffer, size_t length) {
         item.what = "exec";
         item.pid = event->event_data.exec.process_pid;
         item.tgid = event->event_data.exec.process_tgid;
+        // Read now: a short-lived program is often gone by the time the
+        // batch reaches JavaScript.
+        readProcess(item.tgid, item);
         break;
       case proc_event::PROC_EVENT_EXIT:
         if (event->event_data.exit.process_pid != event->event_data.exit.process_tgid) continue;
@@ -326,44 +361,19 @@ void NetlinkReader::readProc(const char* buffer, size_t length) {
         continue;
     }
     received_++;
-    enqueue(std::move(item));
+    batch.push_back(std::move(item));
   }
 }
 
-void NetlinkReader::enqueue(Item&& item) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (queue_.size() >= maxQueue_) {
-    dropped_++;
-    droppedSinceDelivery_++;
-    return;
-  }
-  queue_.push_back(std::move(item));
-}
-
-void NetlinkReader::requestDelivery() {
-  if (deliveryPending_.exchange(true)) return;
-  napi_status status =
-      deliverer_.NonBlockingCall([this](Napi::Env env, Napi::Function onBatch) { deliver(env, onBatch); });
-  if (status != napi_ok) deliveryPending_ = false;
-}
-
-void NetlinkReader::deliver(Napi::Env env, Napi::Function onBatch) {
-  deliveryPending_ = false;
-  std::deque<Item> items;
-  uint64_t dropped;
-  uint64_t overruns;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    items.swap(queue_);
-    dropped = droppedSinceDelivery_;
-    overruns = overrunsSinceDelivery_;
-    droppedSinceDelivery_ = 0;
-    overrunsSinceDelivery_ = 0;
-  }
-  if (items.empty() && dropped == 0 && overruns == 0) return;
-  Napi::Array list = Napi::Array::New(env, items.size());
+void NetlinkReader::deliver(Napi::Env env, Napi::Function onBatch, Batch* items) {
+  std::unique_ptr<Batch> owned(items);
+  // env is null when the function is being torn down with calls still queued.
+  if (env == nullptr || onBatch.IsEmpty()) return;
+  uint64_t dropped = pendingDropped_.exchange(0);
+  uint64_t overruns = pendingOverruns_.exchange(0);
+  Napi::Array list = Napi::Array::New(env, owned->size());
   uint32_t index = 0;
-  for (const Item& item : items) {
+  for (const Item& item : *owned) {
     Napi::Object object = Napi::Object::New(env);
     object.Set("time", item.time);
     if (source_ == Source::Audit) {
@@ -376,6 +386,9 @@ void NetlinkReader::deliver(Napi::Env env, Napi::Function onBatch) {
       if (std::strcmp(item.what, "exec") != 0) {
         object.Set("parentPid", item.parentPid);
         object.Set("parentTgid", item.parentTgid);
+      } else if (item.hasProcess) {
+        object.Set("cmdline", Napi::Buffer<char>::Copy(env, item.text.data(), item.text.size()));
+        if (item.parentTgid != 0) object.Set("parentTgid", item.parentTgid);
       }
       if (std::strcmp(item.what, "exit") == 0) {
         object.Set("exitCode", item.exitCode);
@@ -384,7 +397,7 @@ void NetlinkReader::deliver(Napi::Env env, Napi::Function onBatch) {
     }
     list.Set(index++, object);
   }
-  delivered_ += items.size();
+  delivered_ += owned->size();
   onBatch.Call({list, Napi::Number::New(env, static_cast<double>(dropped)),
                 Napi::Number::New(env, static_cast<double>(overruns))});
 }

@@ -1,8 +1,9 @@
 // Netlink readers for the monitors: kernel audit records (multicast group
 // AUDIT_NLGRP_READLOG, so no audit daemon role is taken) and proc connector
 // events (fork, exec, exit). A native thread reads the socket and hands
-// batches to JavaScript through a ThreadSafeFunction; a full queue drops
-// and counts, it never blocks the reader.
+// each received buffer's messages to JavaScript as one batch through a
+// ThreadSafeFunction; when maxQueue batches are waiting, further ones are
+// dropped and counted, so the reader never blocks.
 
 #pragma once
 
@@ -10,10 +11,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace monitor {
 
@@ -21,7 +21,8 @@ enum class Source { Audit, Proc };
 
 struct Item {
   double time = 0;
-  // Audit: the netlink message type (1423 for AUDIT_LANDLOCK_ACCESS) and its text.
+  // Audit: the netlink message type (1423 for AUDIT_LANDLOCK_ACCESS) and its
+  // text. Proc exec: the command line read from /proc when the event arrived.
   uint16_t type = 0;
   std::string text;
   // Proc connector: 'fork', 'exec' or 'exit' and the ids the kernel reports.
@@ -32,6 +33,8 @@ struct Item {
   int parentTgid = 0;
   int exitCode = 0;
   int exitSignal = 0;
+  // Exec only: true when /proc/PID/cmdline or stat was read; the command line is in text.
+  bool hasProcess = false;
 };
 
 class NetlinkReader : public Napi::ObjectWrap<NetlinkReader> {
@@ -41,34 +44,33 @@ class NetlinkReader : public Napi::ObjectWrap<NetlinkReader> {
   ~NetlinkReader() override;
 
  private:
+  using Batch = std::vector<Item>;
+
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
   void run();
-  void readAudit(const char* buffer, size_t length);
-  void readProc(const char* buffer, size_t length);
-  void enqueue(Item&& item);
-  void requestDelivery();
-  void deliver(Napi::Env env, Napi::Function onBatch);
+  void readAudit(const char* buffer, size_t length, Batch& batch);
+  void readProc(const char* buffer, size_t length, Batch& batch);
+  void send(Batch* batch);
+  void deliver(Napi::Env env, Napi::Function onBatch, Batch* items);
   void stopThread();
 
   Source source_ = Source::Audit;
   int fd_ = -1;
   int stopFd_ = -1;
-  size_t maxQueue_ = 4096;
-  int batchMs_ = 100;
+  // Batches (one per received buffer) waiting for the JavaScript thread.
+  size_t maxQueue_ = 1024;
 
-  std::mutex mutex_;
-  std::deque<Item> queue_;
-  uint64_t droppedSinceDelivery_ = 0;
-  uint64_t overrunsSinceDelivery_ = 0;
-  std::atomic<bool> deliveryPending_{false};
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> dropped_{0};
   // Times the socket buffer overflowed (ENOBUFS): the kernel lost messages
   // that were never read, so their number is unknown.
   std::atomic<uint64_t> overruns_{0};
+  // Counts not yet handed to JavaScript with a batch.
+  std::atomic<uint64_t> pendingDropped_{0};
+  std::atomic<uint64_t> pendingOverruns_{0};
 
   std::thread thread_;
   Napi::ThreadSafeFunction deliverer_;

@@ -86,8 +86,7 @@ export class LandlockMonitor implements Monitor {
     }
     try {
       this.reader = new loaded.addon.NetlinkReader('audit', {
-        maxQueue: 8192,
-        batchMs: 50,
+        maxQueue: 1024,
         onBatch: (items, dropped, overruns) => this.onBatch(items, dropped, overruns),
       })
     } catch (error) {

@@ -21,15 +21,18 @@ export interface ProcItem {
   pid: number
   tgid: number
   parentPid?: number
+  /** Fork and exit: the parent's pid. Exec: the parent from /proc/PID/stat, when it could be read. */
   parentTgid?: number
   exitCode?: number
   exitSignal?: number
+  /** Exec only: /proc/PID/cmdline (NUL-separated, at most 4096 bytes) read when the event arrived. */
+  cmdline?: Buffer
 }
 
 export interface NetlinkReaderStats {
   received: number
   delivered: number
-  /** Items dropped because the reader's queue was full. */
+  /** Items dropped because maxQueue batches were already waiting. */
   dropped: number
   /** Socket buffer overflows (ENOBUFS): the kernel discarded an unknown number of messages. */
   overruns: number
@@ -41,8 +44,9 @@ export interface NetlinkReader {
 }
 
 export interface NetlinkReaderOptions<T> {
+  /** Batches waiting for the JavaScript thread before further ones are dropped; one batch per received socket buffer. */
   maxQueue: number
-  batchMs: number
+  /** Receives the items of one socket read, with the items dropped and the overflows counted since the previous call. */
   onBatch: (items: T[], dropped: number, overruns: number) => void
 }
 

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs'
 import { quietMonitorLogger, RecordGate, type Monitor, type MonitorLogger, type MonitorStats, type RecordFn } from './common.js'
-import { loadMonitorAddon, type AddonResult, type NetlinkReader, type ProcItem } from './native.js'
+import { loadMonitorAddon, type AddonResult, type NetlinkReader, type NetlinkReaderStats, type ProcItem } from './native.js'
 import { ServiceResolver, type ServiceSource } from './services.js'
 
 export interface ProcessInfo {
@@ -48,6 +48,8 @@ export interface ProcessMonitorStats extends MonitorStats {
   forks: Record<string, number>
   /** Socket buffer overflows of the proc connector: events were lost, their number is unknown. */
   overruns: number
+  /** Counters of the native reader; null when polling. */
+  reader: NetlinkReaderStats | null
 }
 
 interface ServiceProcesses {
@@ -92,8 +94,12 @@ function readCommand(pid: number, maxLength: number): string[] | null {
     return null
   }
   if (buffer.length === 0) return null
-  const text = buffer.subarray(0, maxLength).toString('utf8')
-  const args = text.split('\0')
+  return splitCommandLine(buffer, maxLength)
+}
+
+/** Splits NUL-separated /proc/PID/cmdline bytes into arguments, keeping at most maxLength bytes. */
+export function splitCommandLine(buffer: Buffer, maxLength: number): string[] {
+  const args = buffer.subarray(0, maxLength).toString('utf8').split('\0')
   if (args[args.length - 1] === '') args.pop()
   return args
 }
@@ -161,6 +167,7 @@ export class ProcessMonitor implements Monitor {
       fallbackReason: this.fallbackReason,
       forks: Object.fromEntries(this.forkCounts),
       overruns: this.overruns,
+      reader: this.reader?.stats() ?? null,
     }
   }
 
@@ -209,8 +216,7 @@ export class ProcessMonitor implements Monitor {
     }
     try {
       this.reader = new loaded.addon.NetlinkReader('proc', {
-        maxQueue: 16384,
-        batchMs: 50,
+        maxQueue: 1024,
         onBatch: (items, dropped, overruns) => this.onBatch(items, dropped, overruns),
       })
       this.fallbackReason = null
@@ -320,8 +326,15 @@ export class ProcessMonitor implements Monitor {
     const state = this.services.get(name)!
     const info = readProcessInfo(item.pid, this.maxCommandLength)
     const known = state.processes.get(item.pid)
-    // A process that exited before the read keeps what was known of it.
-    const current = info ?? { pid: item.pid, ppid: known?.ppid ?? 0, uid: known?.uid ?? null, command: [] }
+    // The reader's copy of the command line was taken as the event arrived,
+    // so it also names programs that exited before this batch.
+    const command = item.cmdline !== undefined && item.cmdline.length > 0 ? splitCommandLine(item.cmdline, this.maxCommandLength) : null
+    const current: ProcessInfo = {
+      pid: item.pid,
+      ppid: info?.ppid ?? item.parentTgid ?? known?.ppid ?? 0,
+      uid: info?.uid ?? known?.uid ?? null,
+      command: command ?? info?.command ?? [],
+    }
     state.processes.set(item.pid, current)
     this.owners.set(item.pid, name)
     this.recordExec(name, current, 'proc-connector', item.time)

@@ -37,6 +37,9 @@ server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(('127.0.0.1', 50001))
 server.listen(4)
+server6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+server6.bind(('::1', 50001))
+server6.listen(4)
 time.sleep(1.5)
 client = socket.create_connection(('127.0.0.1', 50001))
 peer, _ = server.accept()
@@ -49,6 +52,11 @@ time.sleep(30)
 const DENIED_BIND = `
 import socket, time
 time.sleep(1)
+try:
+    open('/etc/hostname').read()
+    print('read allowed')
+except OSError as error:
+    print('read failed', error.errno)
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 try:
     sock.bind(('127.0.0.1', 50002))
@@ -67,6 +75,10 @@ security_profiles:
       allowed_ports: [50001]
     resource_limits:
       max_processes: 32
+  walled:
+    extends: net
+    filesystem:
+      denied_paths: [/etc/hostname]
 services:
   listener:
     profile: net
@@ -79,7 +91,7 @@ services:
     args: ['-c', 'sleep 1.5; exec sleep 30']
     autostart: false
   lander:
-    profile: net
+    profile: walled
     command: /usr/bin/python3
     args: ['-c', ${JSON.stringify(DENIED_BIND)}]
     autostart: false
@@ -172,6 +184,14 @@ describe('NetworkMonitor', () => {
       expect(listen.metadata?.port).toBe(50001)
       expect(listen.metadata?.protocol).toBe('tcp')
       expect(listen.severity).toBe('low')
+
+      const listen6 = await waitFor(
+        () => eventsOf('NETWORK_LISTEN', 'listener').find((event) => event.metadata?.protocol === 'tcp6'),
+        'NETWORK_LISTEN on tcp6',
+      )
+      expect(listen6.metadata?.address).toBe('::1')
+      expect(listen6.metadata?.port).toBe(50001)
+      expect(listen6.description).toBe('listener listens on tcp6 [::1]:50001')
 
       const snapshot = monitor.snapshot('listener')!
       expect(snapshot.listeners.some((l) => l.port === 50001 && l.address === '127.0.0.1')).toBe(true)
@@ -275,7 +295,7 @@ describe('LandlockMonitor', () => {
     if (loaded.addon !== null && previousAudit !== null) loaded.addon.auditSetEnabled(previousAudit as 0 | 1)
   })
 
-  it('records a denied bind as LANDLOCK_DENIED', async () => {
+  it('records a denied read and bind', async () => {
     const monitor = new LandlockMonitor({ record, services: resolver })
     monitor.start()
     try {
@@ -288,7 +308,16 @@ describe('LandlockMonitor', () => {
       expect(monitor.stats().available).toBe(true)
       expect(monitor.stats().auditEnabled).toBe(1)
       const status = await supervisor.start('lander', 'test')
-      const denial = await waitFor(() => eventsOf('LANDLOCK_DENIED', 'lander')[0], 'LANDLOCK_DENIED')
+      const read = await waitFor(
+        () => eventsOf('LANDLOCK_DENIED', 'lander').find((event) => event.metadata?.path === '/etc/hostname'),
+        `LANDLOCK_DENIED of /etc/hostname among ${JSON.stringify(eventsOf('LANDLOCK_DENIED', 'lander'))}`,
+      )
+      expect(read.metadata?.access).toEqual(['fs.read_file'])
+      expect(read.pid).toBe(status.pid)
+      const denial = await waitFor(
+        () => eventsOf('LANDLOCK_DENIED', 'lander').find((event) => event.metadata?.path === null),
+        'LANDLOCK_DENIED of the bind',
+      )
       expect(denial.metadata?.access).toEqual(['net.bind_tcp'])
       expect(denial.metadata?.src).toBe('50002')
       expect(denial.pid).toBe(status.pid)
