@@ -10,6 +10,7 @@ import { LandlockMonitor, type LandlockMonitorStats } from './landlock-monitor.j
 import { NetworkMonitor } from './network-monitor.js'
 import { ProcessMonitor, type ProcessMonitorStats } from './process-monitor.js'
 import { ResourceHistory } from './resource-history.js'
+import { loadMonitorAddon } from './native.js'
 import { ServiceResolver, supervisorServices } from './services.js'
 
 export * from './audit-records.js'
@@ -65,5 +66,49 @@ export function startMonitors(options: StartMonitorsOptions): Monitors {
       processes.stop()
       detach()
     },
+  }
+}
+
+export interface MonitorProbe {
+  /** The kernel audit multicast group, which the Landlock denial monitor reads. */
+  auditNetlink: { available: boolean; reason: string | null; auditEnabled: number | null }
+  /** The proc connector; without it the process monitor polls cgroup.procs. */
+  procConnector: { available: boolean; reason: string | null }
+}
+
+/**
+ * Opens and closes each netlink reader once and reports what failed, for
+ * `blackhole doctor` and the dashboard's host facts.
+ */
+export function probeMonitors(addonResult = loadMonitorAddon()): MonitorProbe {
+  if (addonResult.addon === null) {
+    return {
+      auditNetlink: { available: false, reason: addonResult.reason, auditEnabled: null },
+      procConnector: { available: false, reason: addonResult.reason },
+    }
+  }
+  const addon = addonResult.addon
+  const tryOpen = (source: 'audit' | 'proc'): string | null => {
+    try {
+      const reader = source === 'audit'
+        ? new addon.NetlinkReader('audit', { maxQueue: 1, onBatch: () => undefined })
+        : new addon.NetlinkReader('proc', { maxQueue: 1, onBatch: () => undefined })
+      reader.close()
+      return null
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+  const auditReason = tryOpen('audit')
+  let auditEnabled: number | null = null
+  try {
+    auditEnabled = addon.auditStatus().enabled
+  } catch {
+    // Reported through auditEnabled null.
+  }
+  const procReason = tryOpen('proc')
+  return {
+    auditNetlink: { available: auditReason === null, reason: auditReason, auditEnabled },
+    procConnector: { available: procReason === null, reason: procReason },
   }
 }

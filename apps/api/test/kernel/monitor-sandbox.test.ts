@@ -17,6 +17,7 @@ import { parseConfig, type Config } from '@blackhole/policy'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { MIGRATIONS_DIR } from '../../src/db/client.js'
 import { applyMigrations } from '../../src/db/migrate.js'
+import { probeMonitors } from '../../src/monitor/index.js'
 import { LandlockMonitor } from '../../src/monitor/landlock-monitor.js'
 import { loadMonitorAddon } from '../../src/monitor/native.js'
 import { NetworkMonitor } from '../../src/monitor/network-monitor.js'
@@ -326,6 +327,22 @@ describe('LandlockMonitor', () => {
     } finally {
       monitor.stop()
     }
+  })
+})
+
+describe('probeMonitors', () => {
+  it('reports each reader', () => {
+    const probe = probeMonitors()
+    if (loaded.addon === null) {
+      expect(probe.auditNetlink.available).toBe(false)
+      expect(probe.auditNetlink.reason).toBe(loaded.reason)
+      expect(probe.procConnector.reason).toBe(loaded.reason)
+      return
+    }
+    expect(probe.auditNetlink.available).toBe(true)
+    expect(probe.auditNetlink.reason).toBeNull()
+    expect(probe.auditNetlink.auditEnabled).toBe(loaded.addon.auditStatus().enabled)
+    expect(probe.procConnector.available).toBe(true)
   })
 })
 
