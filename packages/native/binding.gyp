@@ -14,6 +14,7 @@
         "src/mounts.cc",
         "src/net.cc",
         "src/notify.cc",
+        "src/ns_release.cc",
         "src/pidfd.cc",
         "src/plan.cc",
         "src/rlimits.cc",

@@ -29,6 +29,7 @@
 #include "mounts.h"
 #include "net.h"
 #include "notify.h"
+#include "ns_release.h"
 #include "pidfd.h"
 #include "plan.h"
 #include "rlimits.h"
@@ -293,6 +294,7 @@ struct Descriptors {
   int devNull = -1;
   int pidfd = -1;
   int notifyFd = -1;
+  int mountNamespace = -1;
 
   static void closeOne(int& fd) {
     if (fd >= 0) close(fd);
@@ -309,8 +311,21 @@ struct Descriptors {
     closeOne(syncParent);
     closeOne(syncChild);
     closeOne(devNull);
+    releaseMountNamespace();
     closeOne(pidfd);
     closeOne(notifyFd);
+  }
+  // Hands the mount namespace reference to the background closer, with a
+  // copy of the pidfd that tells it when the child has exited.
+  void releaseMountNamespace() {
+    if (mountNamespace < 0) return;
+    int watch = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (watch >= 0) {
+      nsrelease::closeAfterExit(watch, mountNamespace);
+    } else {
+      close(mountNamespace);
+    }
+    mountNamespace = -1;
   }
 };
 
@@ -511,6 +526,11 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.closeChildEnds();
   if (pid < 0) return failureResult(env, "clone", cloneErr, "", cloneHint(cloneErr));
+  if (plan->nsMount) {
+    // Failure is harmless: the child's exit then tears the namespace down.
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+    fds.mountNamespace = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
 
   for (const std::string& path : plan->cgroupParentProcs) {
     int err = writeCgroupProcs(path, pid);
@@ -571,6 +591,7 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   child.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
   child.Set("pidfd", Napi::Number::New(env, fds.pidfd));
   child.Set("notifyFd", fds.notifyFd >= 0 ? Napi::Number::New(env, fds.notifyFd) : env.Null());
+  fds.releaseMountNamespace();
   fds.pidfd = -1;
   fds.notifyFd = -1;
   return child;
