@@ -53,7 +53,7 @@ int openAuditSocket(bool multicast) {
 
 // Sends the proc connector's listen or ignore operation.
 bool sendProcOperation(int fd, proc_cn_mcast_op operation) {
-  // nlmsghdr, then cn_msg whose flexible data member holds the operation.
+  // nlmsghdr, then cn_msg whose flexible data member contains the operation.
   alignas(nlmsghdr) char request[NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] = {};
   auto* header = reinterpret_cast<nlmsghdr*>(request);
   header->nlmsg_len = sizeof(request);
@@ -82,8 +82,8 @@ int openProcSocket() {
   return fd;
 }
 
-// Sends one audit control request and waits for its reply: AUDIT_GET
-// answers with an audit_status message, AUDIT_SET with an ack.
+// Sends one audit control request and waits for its reply. The kernel
+// replies to AUDIT_GET with an audit_status message and an ack, to AUDIT_SET with an ack.
 bool auditRequest(Napi::Env env, uint16_t type, const audit_status* body, audit_status* reply) {
   int fd = openAuditSocket(false);
   if (fd < 0) throw errors::systemError(env, "socket", "NETLINK_AUDIT", errno);

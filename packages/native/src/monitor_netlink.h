@@ -2,7 +2,7 @@
 // AUDIT_NLGRP_READLOG, so no audit daemon role is taken) and proc connector
 // events (fork, exec, exit). A native thread reads the socket and hands
 // each received buffer's messages to JavaScript as one batch through a
-// ThreadSafeFunction; when maxQueue batches are waiting, further ones are
+// ThreadSafeFunction. When maxQueue batches are waiting, further ones are
 // dropped and counted, so the reader never blocks.
 
 #pragma once

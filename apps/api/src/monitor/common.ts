@@ -19,7 +19,7 @@ export const quietMonitorLogger: MonitorLogger = {
 export const UNATTRIBUTED = '(unattributed)'
 
 export interface MonitorStats {
-  /** False when the kernel or the build lacks what the monitor needs; `reason` says what. */
+  /** False when the kernel or the build lacks what the monitor needs, which `reason` names. */
   available: boolean
   reason: string | null
   running: boolean

@@ -1,6 +1,6 @@
 // Loads the netlink readers of the native addon (src/monitor_netlink.cc in
 // @blackhole/native). The addon is loaded directly because the package's
-// TypeScript surface does not export them; a build without them leaves the
+// TypeScript surface does not export them. A build without them leaves the
 // netlink monitors unavailable with a reason instead of failing the server.
 
 import { existsSync } from 'node:fs'

@@ -2,8 +2,8 @@
 // (NETLINK_CONNECTOR, CN_IDX_PROC) reports every process on the host as it
 // happens, and events are kept for pids that belong to a monitored service.
 // Without the connector, the monitor polls each service's cgroup.procs and
-// diffs: that sees a process only when it lives across a poll and cannot
-// tell a fork from an exec.
+// diffs. Polling detects a process only when it lives across a poll, and it
+// cannot tell a fork from an exec.
 
 import { readFileSync } from 'node:fs'
 import { quietMonitorLogger, RecordGate, type Monitor, type MonitorLogger, type MonitorStats, type RecordFn } from './common.js'
@@ -42,7 +42,7 @@ export interface ProcessMonitorOptions {
 
 export interface ProcessMonitorStats extends MonitorStats {
   mode: 'proc-connector' | 'poll' | 'stopped'
-  /** Why the proc connector is not used; null when it is. */
+  /** Reason the proc connector is not used; null when it is. */
   fallbackReason: string | null
   /** Forks seen per service, recorded or not. */
   forks: Record<string, number>
@@ -234,7 +234,7 @@ export class ProcessMonitor implements Monitor {
         continue
       }
       // With the connector, the exit event of a pid gone from cgroup.procs
-      // may still be in a batch on its way; it gets a grace period first.
+      // may still be on its way in a batch, so the pid gets a grace period first.
       if (this.reader !== null) {
         const since = state.missingSince.get(pid)
         if (since === undefined) state.missingSince.set(pid, now)
@@ -252,7 +252,7 @@ export class ProcessMonitor implements Monitor {
       if (info === null) continue
       state.processes.set(pid, info)
       this.owners.set(pid, name)
-      // Polling sees a new pid or a changed command line; both are reported as an exec.
+      // A new pid and a changed command line are both reported as an exec.
       if (report && (known === undefined || known.command.join('\0') !== info.command.join('\0'))) {
         this.recordExec(name, info, 'poll', now)
       }

@@ -198,7 +198,7 @@ interface MinuteRow {
   oomKills: number
 }
 
-/** Stores resource samples and answers range queries at the resolution the range allows. */
+/** Stores resource samples and returns ranges at the resolution each range allows. */
 export class ResourceHistory {
   private readonly database: Database.Database
   private readonly resolver: ServiceResolver | null
@@ -218,10 +218,12 @@ export class ResourceHistory {
   constructor(options: ResourceHistoryOptions) {
     this.database = options.database
     const services = options.services
-    this.resolver = services === undefined ? null : services instanceof ServiceResolver ? services : new ServiceResolver(services)
+    if (services === undefined) this.resolver = null
+    else if (services instanceof ServiceResolver) this.resolver = services
+    else this.resolver = new ServiceResolver(services)
     this.fullResolutionMs = options.fullResolutionMs ?? 3_600_000
     const interval = options.sampleIntervalMs ?? 1000
-    // Room for jitter: a few more samples than the window holds at the nominal interval.
+    // Room for jitter: 60 samples more than the window contains at the nominal interval.
     this.capacity = Math.ceil(this.fullResolutionMs / interval) + 60
     this.retentionMs = options.retentionMs ?? 30 * DAY_MS
     this.logger = options.logger ?? quietMonitorLogger
@@ -313,7 +315,7 @@ export class ResourceHistory {
     const oldest = ring?.oldest()?.time ?? Number.POSITIVE_INFINITY
     const windowStart = now - this.fullResolutionMs
     // Full resolution when the range starts inside the window and memory
-    // holds samples from its start (or from before, for a service started later).
+    // contains samples from its start (or from before, for a service started later).
     if (from >= windowStart && ring !== undefined && (oldest <= from || oldest > windowStart)) {
       return { service, resolution: 'second', samples: ring.toArray().filter((sample) => sample.time >= from && sample.time <= to) }
     }

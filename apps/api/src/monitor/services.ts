@@ -1,4 +1,4 @@
-// Which service a host pid belongs to. A pid belongs to a service when
+// Mapping of host pids to services. A pid belongs to a service when
 // /proc/PID/cgroup places it in one of the service's cgroup folders, or when
 // /proc/PID/ns/pid is the service's PID namespace.
 
