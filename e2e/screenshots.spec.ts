@@ -7,7 +7,11 @@ import { e2eServer } from './server.js'
 // go to CONSOLE_SHOTS_DIR when set, else to this test's output folder.
 
 const pages: { name: string; hash: string; ready: (page: Page) => Promise<void> }[] = [
-  { name: 'overview', hash: '#/', ready: (page) => expect(page.locator('tr[data-service="storage"]')).toBeVisible() },
+  {
+    name: 'overview',
+    hash: '#/',
+    ready: (page) => expect(page.locator('tr[data-service="storage"] td[data-label="Memory"] polyline')).toHaveAttribute('points', /\S+ \S+/),
+  },
   { name: 'service', hash: '#/services/storage', ready: (page) => expect(page.getByTestId('process-tree')).toContainText('kv-store') },
   { name: 'profiles', hash: '#/profiles/identity', ready: (page) => expect(page.getByLabel('YAML of profile identity')).toHaveValue(/identity:/) },
   { name: 'events', hash: '#/events', ready: (page) => expect(page.getByTestId('filtered-event-row').first()).toBeVisible() },
