@@ -87,6 +87,7 @@ class StreamClient {
     private readonly socket: WebSocket,
     private readonly request: FastifyRequest,
     private readonly deps: StreamDependencies,
+    private readonly fanout: SupervisorFanout,
   ) {
     const seconds = deps.authTimeoutMs / 1000
     this.authTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, `no auth message within ${seconds} s`), deps.authTimeoutMs)
@@ -163,7 +164,7 @@ class StreamClient {
   }
 
   private subscribe(): void {
-    const { audit, supervisor } = this.deps
+    const { audit } = this.deps
     this.unsubscribers.push(
       audit.subscribe((event: AuditRecord) => {
         if (this.topics.has('events')) this.send({ type: 'event', event })
@@ -180,10 +181,7 @@ class StreamClient {
       }
       this.send({ type: 'metrics', samples })
     }
-    supervisor.on('service', onService)
-    supervisor.on('metrics', onMetrics)
-    this.unsubscribers.push(() => supervisor.off('service', onService))
-    this.unsubscribers.push(() => supervisor.off('metrics', onMetrics))
+    this.unsubscribers.push(this.fanout.add(onService, onMetrics))
   }
 
   private send(message: unknown): void {
@@ -212,8 +210,45 @@ class StreamClient {
   }
 }
 
+/**
+ * One pair of supervisor listeners shared by every client. A listener per
+ * client made the supervisor warn about a likely leak past ten clients.
+ */
+class SupervisorFanout {
+  private readonly services = new Set<(status: ServiceStatus) => void>()
+  private readonly metrics = new Set<(samples: ResourceSample[]) => void>()
+  private readonly onService = (status: ServiceStatus) => {
+    for (const listener of this.services) listener(status)
+  }
+  private readonly onMetrics = (samples: ResourceSample[]) => {
+    for (const listener of this.metrics) listener(samples)
+  }
+
+  constructor(private readonly supervisor: SupervisorPort) {
+    supervisor.on('service', this.onService)
+    supervisor.on('metrics', this.onMetrics)
+  }
+
+  /** Adds a client's listeners and returns the function that removes them. */
+  add(onService: (status: ServiceStatus) => void, onMetrics: (samples: ResourceSample[]) => void): () => void {
+    this.services.add(onService)
+    this.metrics.add(onMetrics)
+    return () => {
+      this.services.delete(onService)
+      this.metrics.delete(onMetrics)
+    }
+  }
+
+  close(): void {
+    this.supervisor.off('service', this.onService)
+    this.supervisor.off('metrics', this.onMetrics)
+  }
+}
+
 /** Registers the WebSocket at /api/v1/stream; the @fastify/websocket plugin must be registered first. */
 export function registerStream(app: FastifyInstance, deps: StreamDependencies): void {
+  const fanout = new SupervisorFanout(deps.supervisor)
+  app.addHook('onClose', async () => fanout.close())
   app.route({
     method: 'GET',
     url: '/api/v1/stream',
@@ -222,7 +257,7 @@ export function registerStream(app: FastifyInstance, deps: StreamDependencies): 
       throw apiError('UPGRADE_REQUIRED', 'GET /api/v1/stream')
     },
     wsHandler: (socket, request) => {
-      new StreamClient(socket, request, deps)
+      new StreamClient(socket, request, deps, fanout)
     },
   })
 }

@@ -185,4 +185,15 @@ describe('WebSocket stream', () => {
     expect(code).toBe(4400)
     expect(reason).toBe('subscribe message needs "topics", a list drawn from events, metrics, services')
   })
+
+  it('shares one supervisor listener', async () => {
+    const before = blackhole.supervisor.listenerCount('service')
+    const metricsBefore = blackhole.supervisor.listenerCount('metrics')
+    const clients = await Promise.all(Array.from({ length: 12 }, () => connect(url)))
+    for (const client of clients) client.socket.send(JSON.stringify({ type: 'auth', token: ADMIN_TOKEN }))
+    await Promise.all(clients.map((client) => client.next('hello')))
+    expect(blackhole.supervisor.listenerCount('service')).toBe(before)
+    expect(blackhole.supervisor.listenerCount('metrics')).toBe(metricsBefore)
+    for (const client of clients) client.socket.close()
+  })
 })
