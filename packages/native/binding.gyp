@@ -11,6 +11,7 @@
         "src/host_facts.cc",
         "src/identity.cc",
         "src/landlock.cc",
+        "src/monitor_netlink.cc",
         "src/mounts.cc",
         "src/net.cc",
         "src/notify.cc",

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "host_facts.h"
+#include "monitor_netlink.h"
 #include "net.h"
 #include "notify.h"
 #include "pidfd.h"
@@ -23,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listenUnix", Napi::Function::New(env, sock::ListenUnix, "listenUnix"));
   exports.Set("peerCredentials", Napi::Function::New(env, sock::PeerCredentials, "peerCredentials"));
   exports.Set("SeccompNotifier", notify::SeccompNotifier::Define(env));
+  monitor::Register(env, exports);
   return exports;
 }
 
