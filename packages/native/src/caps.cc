@@ -35,12 +35,12 @@ int writeSets(CapabilitySets& sets) {
 }
 
 // Returns prctl's result, or -errno.
-long prctl(int option, unsigned long arg) { return sys::call(SYS_prctl, option, arg, 0, 0, 0); }
+long callPrctl(int option, unsigned long arg) { return sys::call(SYS_prctl, option, arg, 0, 0, 0); }
 
 }  // namespace
 
 bool keepAcrossUidChange(launch::ChildFailure& failure) {
-  int err = sys::error(prctl(PR_SET_KEEPCAPS, 1));
+  int err = sys::error(callPrctl(PR_SET_KEEPCAPS, 1));
   if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_SET_KEEPCAPS");
   return true;
 }
@@ -56,7 +56,7 @@ bool checkAvailable(const launch::LaunchPlan& plan, launch::ChildFailure& failur
       return launch::fail(failure, Step::Capabilities, EINVAL, "unknown to this kernel: cap", cap);
     }
     bool permitted = (sets.data[cap / 32].permitted >> (cap % 32)) & 1;
-    if (prctl(PR_CAPBSET_READ, cap) != 1 || !permitted) {
+    if (callPrctl(PR_CAPBSET_READ, cap) != 1 || !permitted) {
       return launch::fail(failure, Step::Capabilities, EPERM,
                           "not in the supervisor's bounding set: cap", cap);
     }
@@ -77,7 +77,7 @@ bool restoreEffective(launch::ChildFailure& failure) {
 bool dropBoundingSet(const launch::LaunchPlan& plan, launch::ChildFailure& failure) {
   for (int cap = 0; cap <= plan.capLastCap; cap++) {
     if ((plan.capabilityMask >> cap) & 1) continue;
-    int err = sys::error(prctl(PR_CAPBSET_DROP, cap));
+    int err = sys::error(callPrctl(PR_CAPBSET_DROP, cap));
     if (err != 0) return launch::fail(failure, Step::Capabilities, err, "PR_CAPBSET_DROP cap", cap);
   }
   return true;
@@ -87,7 +87,7 @@ bool lockSecurebits(launch::ChildFailure& failure) {
   // NO_CAP_AMBIENT_RAISE stays off: step 6 still has to raise ambient caps.
   unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                        SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
-  int err = sys::error(prctl(PR_SET_SECUREBITS, bits));
+  int err = sys::error(callPrctl(PR_SET_SECUREBITS, bits));
   if (err != 0) return launch::fail(failure, Step::Securebits, err, "bits", bits);
   return true;
 }
