@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
 import { e2eServer } from './server.js'
 
@@ -128,6 +129,15 @@ test('event filter by type narrows the table', async ({ page }) => {
 
   await page.getByLabel('Service').selectOption('storage')
   await expect.poll(async () => [...new Set(await rows.locator('[role="cell"]:nth-child(4)').allTextContents())]).toEqual(['storage'])
+
+  const download = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Export CSV' }).click()
+  const file = await download
+  expect(file.suggestedFilename()).toMatch(/^blackhole-events-.+\.csv$/)
+  const lines = readFileSync(await file.path(), 'utf8').trim().split('\r\n')
+  expect(lines[0]).toBe('seq,time,service,pid,type,severity,description,actor,metadata,hash')
+  expect(lines.length).toBeGreaterThan(1)
+  for (const line of lines.slice(1)) expect(line).toMatch(/^\d+,[^,]+,storage,\d*,SERVICE_STARTED,/)
 })
 
 test('incident from a real rule is acknowledged', async ({ page, request }) => {

@@ -71,7 +71,9 @@ export function ProfileEditor({ name }: { name: string }) {
             {save.isError ? <span className="error">{errorMessage(save.error).split('\n')[0]}</span> : null}
           </p>
         </div>
-        <p className="muted">Saving needs an admin token. Running services keep their profile until they restart.</p>
+        <p className="muted">
+          Tab indents; press Escape, then Tab, to leave the editor. Saving needs an admin token. Running services keep their profile until they restart.
+        </p>
       </section>
       <div className="two-columns">
         <VersionHistory name={name} versions={versions.data} />

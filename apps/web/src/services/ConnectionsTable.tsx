@@ -25,40 +25,39 @@ export function ConnectionsTable({ name }: { name: string }) {
       {sockets.isError ? <p className="error">Sockets unavailable: {errorMessage(sockets.error)}</p> : null}
       {data?.pid === null ? <p className="muted">Not running.</p> : null}
       {data && data.pid !== null ? (
-        <table className="compact">
-          <caption className="muted">
-            {data.listeners.length} listening, {data.connections.length} connected
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">Protocol</th>
-              <th scope="col">Local</th>
-              <th scope="col">Remote</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.listeners.map((listener) => (
-              <tr key={`l${listener.inode}`}>
-                <td>listen</td>
-                <td>{listener.protocol}</td>
-                <td className="numeric">{listener.protocol === 'unix' ? listener.address : `${listener.address}:${listener.port}`}</td>
-                <td>–</td>
-                <td>LISTEN</td>
+        <div className="table-scroll">
+          <table className="compact nowrap">
+            <caption className="muted">
+              {data.listeners.length} listening, {data.connections.length} connected
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Protocol</th>
+                <th scope="col">Local</th>
+                <th scope="col">Remote</th>
+                <th scope="col">State</th>
               </tr>
-            ))}
-            {data.connections.map((connection) => (
-              <tr key={`c${connection.inode}`}>
-                <td>connection</td>
-                <td>{connection.protocol}</td>
-                <td className="numeric">{connection.protocol === 'unix' ? connection.localAddress : `${connection.localAddress}:${connection.localPort}`}</td>
-                <td className="numeric">{connection.remoteAddress === '' ? '–' : `${connection.remoteAddress}:${connection.remotePort}`}</td>
-                <td>{connection.state}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {data.listeners.map((listener) => (
+                <tr key={`l${listener.inode}`}>
+                  <td>{listener.protocol}</td>
+                  <td className="numeric">{listener.protocol === 'unix' ? listener.address : `${listener.address}:${listener.port}`}</td>
+                  <td>–</td>
+                  <td>LISTEN</td>
+                </tr>
+              ))}
+              {data.connections.map((connection) => (
+                <tr key={`c${connection.inode}`}>
+                  <td>{connection.protocol}</td>
+                  <td className="numeric">{connection.protocol === 'unix' ? connection.localAddress : `${connection.localAddress}:${connection.localPort}`}</td>
+                  <td className="numeric">{connection.remoteAddress === '' ? '–' : `${connection.remoteAddress}:${connection.remotePort}`}</td>
+                  <td>{connection.state}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : null}
     </section>
   )
