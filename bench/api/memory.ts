@@ -1,24 +1,29 @@
-// Measures the API process's resident memory (VmRSS from /proc/self/status)
-// with N sandboxed services running (100 by default), each `sleep 3600`
-// under a small profile. The supervisor, monitors and HTTP server run in
-// this process, as under `blackhole serve`. Every service is stopped and
-// its cgroups removed before the script exits, also on failure. Needs root.
+// Measures the resident memory (VmRSS from /proc/PID/status) of a
+// `blackhole serve` process with N sandboxed services running (100 by
+// default), each `sleep 3600` under a small profile. It runs the compiled
+// CLI (bin/blackhole, so `pnpm build` first) on 127.0.0.1 with its own
+// cgroup parent, waits until every service runs, scrapes /metrics and
+// /api/v1/services once a second for 10 s, reads VmRSS, then sends SIGTERM,
+// which stops every service before serve exits. Needs root.
 //
 //   pnpm exec tsx bench/api/memory.ts [services]
 
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { openBlackhole, type Blackhole } from '../../apps/api/src/server/app.js'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { benchFolder } from './common.js'
 
 const count = Number(process.argv[2] ?? 100)
 if (!Number.isInteger(count) || count < 1 || count > 200) {
   throw new Error(`usage: tsx bench/api/memory.ts [services 1-200]; got ${process.argv.slice(2).join(' ')}`)
 }
+const BIN = fileURLToPath(new URL('../../bin/blackhole', import.meta.url))
 const ADMIN_TOKEN = 'bh_bench-memory-admin-token'
 
-function rssMiB(): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
-  if (match === null) throw new Error('VmRSS missing from /proc/self/status')
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (match === null) throw new Error(`VmRSS missing from /proc/${pid}/status`)
   return Number(match[1]) / 1024
 }
 
@@ -27,8 +32,7 @@ const services = Array.from(
   (_, index) => `  bench-${index}:
     profile: sleeper
     command: /bin/sleep
-    args: ["3600"]
-    autostart: false`,
+    args: ["3600"]`,
 ).join('\n')
 const config = `security_profiles:
   sleeper:
@@ -40,37 +44,47 @@ ${services}
 `
 
 const folder = benchFolder('blackhole-bench-memory-', config)
-let blackhole: Blackhole | null = null
+const child = spawn(
+  process.execPath,
+  [BIN, 'serve', '--config', folder.configPath, '--data', join(folder.dir, 'data'), '--port', '0', '--cgroup-parent', `blackhole-bench-memory-${process.pid}`],
+  { env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: ADMIN_TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
+)
+const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
 try {
-  blackhole = await openBlackhole({
-    configPath: folder.configPath,
-    dataDir: folder.dataDir,
-    adminToken: ADMIN_TOKEN,
-    logger: false,
-    webRoot: null,
-    autostart: false,
-    cgroupRoot: `blackhole-bench-memory-${process.pid}`,
-    graceMs: 1000,
+  const base = await new Promise<string>((resolve, reject) => {
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(output)
+      if (match !== null) resolve(match[1]!)
+    })
+    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening`)))
   })
-  const idle = rssMiB()
+  const get = async (path: string) => {
+    const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    return response.text()
+  }
   const started = performance.now()
-  for (const status of blackhole.supervisor.list()) await blackhole.supervisor.start(status.name, 'bench')
+  let running = 0
+  while (running < count && performance.now() - started < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const list = JSON.parse(await get('/api/v1/services')) as { state: string }[]
+    running = list.filter((status) => status.state === 'running').length
+  }
+  if (running !== count) throw new Error(`${running} of ${count} services are running after 120 s`)
   const startSeconds = (performance.now() - started) / 1000
-  const running = blackhole.supervisor.list().filter((status) => status.state === 'running').length
-  if (running !== count) throw new Error(`${running} of ${count} services are running`)
-  // A few seconds of per-second samples, monitors and a scrape, as in use.
+  const atStart = rssMiB(child.pid!)
   for (let second = 0; second < 10; second++) {
     await new Promise((resolve) => setTimeout(resolve, 1000))
-    await blackhole.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    await blackhole.app.inject({ method: 'GET', url: '/api/v1/services', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    await get('/metrics')
+    await get('/api/v1/services')
   }
-  const loaded = rssMiB()
-  const heap = process.memoryUsage()
-  console.log(`services running: ${running} (started in ${startSeconds.toFixed(1)} s)`)
-  console.log(`VmRSS before starting: ${idle.toFixed(1)} MiB`)
-  console.log(`VmRSS with ${count} running, after 10 s: ${loaded.toFixed(1)} MiB`)
-  console.log(`heapUsed ${(heap.heapUsed / 1048576).toFixed(1)} MiB, external ${(heap.external / 1048576).toFixed(1)} MiB`)
+  console.log(`services running: ${running} (all running within ${startSeconds.toFixed(1)} s)`)
+  console.log(`VmRSS when all ran: ${atStart.toFixed(1)} MiB`)
+  console.log(`VmRSS after 10 s of scrapes: ${rssMiB(child.pid!).toFixed(1)} MiB`)
 } finally {
-  await blackhole?.close('bench')
+  child.kill('SIGTERM')
+  const code = await exited
+  console.log(`serve exited with ${code} after stopping the services`)
   folder.remove()
 }
