@@ -223,6 +223,9 @@ bool setNoNewPrivs(const LaunchPlan& plan, ChildFailure& failure) {
 //   but Node's handlers would run on Node's memory. The parent blocks every
 //   signal around the clone, and the child resets all dispositions to the
 //   default before it unblocks them.
+// - Credentials are per process, but the dumpable flag belongs to the
+//   address space: the child's setresuid clears it for the supervisor as
+//   well, and DumpableGuard restores it after the launch.
 
 // The child's entry arguments, in the parent's frame, which outlives the
 // child's use of it.
@@ -267,6 +270,27 @@ class ChildStack {
  private:
   char* base_ = nullptr;
   size_t guard_ = 0;
+};
+
+// Restores the supervisor's dumpable flag when the launch ends. The flag
+// belongs to the address space, so the child's setresuid to a non-root uid
+// clears it for the supervisor too (the kernel sets it to
+// fs.suid_dumpable, 0 by default). Declared before the child stack, so the
+// restore runs after the child has exec'd or was reaped.
+class DumpableGuard {
+ public:
+  DumpableGuard() : saved_(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)) {}
+  ~DumpableGuard() {
+    // prctl can set only 0 or 1; a saved 2 (SUID_DUMP_ROOT) stays as the kernel left it.
+    if (saved_ == 0 || saved_ == 1) {
+      if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != saved_) prctl(PR_SET_DUMPABLE, saved_, 0, 0, 0);
+    }
+  }
+  DumpableGuard(const DumpableGuard&) = delete;
+  DumpableGuard& operator=(const DumpableGuard&) = delete;
+
+ private:
+  int saved_;
 };
 
 // glibc's clone() switches the child to `stack` and calls childEntry there.
@@ -495,8 +519,9 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   auto plan = std::make_unique<LaunchPlan>(buildPlan(info[0].As<Napi::Object>()));
   prepareExec(*plan);
 
-  // Declared before fds, so it is unmapped after them, at the very end.
+  // Declared before fds, so it is unmapped after them.
   plan->reportJoined = hasHook && !plan->cgroupSelfTasks.empty();
+  DumpableGuard dumpable;
   ChildStack stack;
   if (!stack.ok()) return failureResult(env, "child stack", errno, "mmap");
   Descriptors fds;
