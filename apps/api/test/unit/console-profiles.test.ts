@@ -196,6 +196,9 @@ describe('console profile routes', () => {
     for (const path of ['/api/v1/profiles/{name}/versions', '/api/v1/profiles/{name}/diff', '/api/v1/profiles/validate', '/api/v1/audit/status', '/api/v1/events/export', '/api/v1/services/{name}/logs']) {
       expect(paths, path).toContain(path)
     }
+    const document = response.json()
+    expect(document.paths['/api/v1/profiles/{name}'].put['x-required-role']).toBe('admin')
+    expect(document.paths['/api/v1/audit/verify'].post['x-required-role']).toBe('operator')
   })
 })
 

@@ -177,6 +177,26 @@ describe('console audit, service and export routes', () => {
     }
   })
 
+  it('pages the export across queries', async () => {
+    await blackhole.audit.appendMany(
+      Array.from({ length: 2600 }, (_, i) => ({
+        service: 'storage',
+        type: 'NETWORK_CONNECT',
+        severity: 'info' as const,
+        description: `connect ${i}`,
+        metadata: {},
+        actor: null,
+      })),
+    )
+    const all = await blackhole.app.inject({ method: 'GET', url: '/api/v1/events/export?format=jsonl&type=NETWORK_CONNECT', headers: auth(viewer) })
+    const seqs = all.body.trim().split('\n').map((line) => JSON.parse(line).seq as number)
+    expect(seqs).toHaveLength(2600)
+    expect(new Set(seqs).size).toBe(2600)
+    expect(seqs.every((seq, i) => i === 0 || seq < seqs[i - 1]!)).toBe(true)
+    const capped = await blackhole.app.inject({ method: 'GET', url: '/api/v1/events/export?format=jsonl&type=NETWORK_CONNECT&max=1500', headers: auth(viewer) })
+    expect(capped.body.trim().split('\n')).toHaveLength(1500)
+  })
+
   it('filters the export by time', async () => {
     const future = new Date(Date.now() + 60_000).toISOString()
     const response = await blackhole.app.inject({ method: 'GET', url: `/api/v1/events/export?format=jsonl&since=${future}`, headers: auth(viewer) })

@@ -59,7 +59,8 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, o
     }
   })
 
-  app.post('/api/v1/audit/verify', async (request) => {
+  app.post('/api/v1/audit/verify', { config: { role: 'operator' } }, async (request) => {
+    // The auth hook enforces config.role; this check keeps the rule if the route moves.
     requireRole(request, 'operator', 'verify the audit log')
     const log = audit()
     const actor = actorOf(request)

@@ -141,7 +141,7 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
     },
   )
 
-  app.post<{ Body: { yaml: string; name?: string } }>('/api/v1/profiles/validate', { schema: { body: validateBody } }, async (request) => {
+  app.post<{ Body: { yaml: string; name?: string } }>('/api/v1/profiles/validate', { schema: { body: validateBody }, config: { role: 'operator' } }, async (request) => {
     const result = validateProfileYaml(request.body.yaml, request.body.name ?? null)
     if (!result.ok) return { ok: false, errors: result.errors }
     const score = scoreProfile(result.profile)
@@ -150,8 +150,9 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
 
   app.put<{ Params: { name: string }; Body: { yaml: string } }>(
     '/api/v1/profiles/:name',
-    { schema: { params: profileNameParams, body: yamlBody } },
+    { schema: { params: profileNameParams, body: yamlBody }, config: { role: 'admin' } },
     async (request) => {
+      // The auth hook enforces config.role; this check keeps the rule if the route moves.
       requireRole(request, 'admin', 'change profiles')
       const { name } = request.params
       profileOf(name)
