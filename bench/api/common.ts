@@ -15,7 +15,7 @@ export interface BenchFolder {
   remove(): void
 }
 
-/** A temporary folder holding `configText` (the example config without autostart by default). */
+/** Creates a temporary folder with `configText` as its config (the example config without autostart by default). */
 export function benchFolder(prefix: string, configText?: string): BenchFolder {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const configPath = join(dir, 'blackhole.yaml')

@@ -28,8 +28,8 @@ interface ClientReport {
   received: number
 }
 
-// The client side: connects, authenticates, records latency per event, and
-// sends its samples to the parent when told to stop.
+// Runs the clients: connects, authenticates, records latency per event, and
+// sends the samples to the parent on its stop message.
 async function runClients(url: string, clients: number): Promise<void> {
   const latencies: number[] = []
   let received = 0
@@ -92,7 +92,7 @@ async function runServer(): Promise<void> {
       child.once('exit', (code) => reject(new Error(`client process exited with ${code} before it was ready`)))
     })
 
-    // Appends in 10 ms ticks, so the rate holds without one timer per record.
+    // Appends in 10 ms ticks, so the rate stays steady without one timer per record.
     const total = rate * seconds
     const perTick = rate / 100
     let sent = 0
