@@ -99,7 +99,10 @@ test('profile edit shows errors, then saves', async ({ page, request }) => {
   await expect(page.locator('.gutter-error')).toHaveCount(0)
   await page.getByRole('button', { name: 'Save as new version' }).click()
   const version = before.currentVersion + 1
-  await expect(page.getByTestId('save-result')).toHaveText(new RegExp(`^stored version ${version}; running services keep their current profile until restarted: identity$`))
+  await expect(page.getByTestId('save-result').locator('.success')).toHaveText(
+    `stored version ${version}; running services keep their current profile until restarted: identity`,
+  )
+  await expect(page.getByTestId('save-result').locator('.save-note')).toContainText('Config file unchanged')
   await expect(page.getByTestId('version-list')).toContainText(`v${version} (current)`)
   await expect(page.getByTestId('version-list')).toContainText('token:admin')
 

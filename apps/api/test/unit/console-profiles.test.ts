@@ -146,6 +146,7 @@ describe('console profile routes', () => {
     expect(body.author).toBe('token:admin')
     expect(body.services).toEqual(['identity'])
     expect(body.message).toMatch(/version 2/)
+    expect(body.configFile).toMatch(/^unchanged; /)
     expect(blackhole.config.profiles.identity!.resourceLimits.maxProcesses).toBe(50)
 
     const records = blackhole.audit.query({ type: 'PROFILE_UPDATED' })

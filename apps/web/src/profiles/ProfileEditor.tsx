@@ -13,6 +13,8 @@ interface SaveResponse {
   version: number
   created: boolean
   message: string
+  /** What happens to the config file, which the save does not rewrite. */
+  configFile: string
 }
 
 /** The editor of one profile: validation as you type, save as a new version, history, exports and score. */
@@ -68,6 +70,7 @@ export function ProfileEditor({ name }: { name: string }) {
           </button>
           <p role="status" className="action-result" data-testid="save-result">
             {save.isSuccess ? <span className="success">{save.data.message}</span> : null}
+            {save.isSuccess ? <span className="muted save-note"> Config file {save.data.configFile}.</span> : null}
             {save.isError ? <span className="error">{errorMessage(save.error).split('\n')[0]}</span> : null}
           </p>
         </div>

@@ -44,7 +44,7 @@ export interface ExportQuery {
 export const CSV_COLUMNS = ['seq', 'time', 'service', 'pid', 'type', 'severity', 'description', 'actor', 'metadata', 'hash'] as const
 
 /**
- * Quotes a CSV field (RFC 4180) when it holds a comma, quote or line break.
+ * Quotes a CSV field (RFC 4180) when it contains a comma, quote or line break.
  * A text starting with =, +, -, @ or a tab gets a leading apostrophe so a
  * spreadsheet shows it instead of evaluating it as a formula.
  */

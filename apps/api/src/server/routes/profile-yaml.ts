@@ -24,8 +24,8 @@ const INDENT = '  '
 /**
  * Parses `yaml` as the single profile `expectedName` (any one name when
  * null). The text is indented under `security_profiles:` and handed to the
- * policy parser, so the rules are the config file's; positions are shifted
- * back to the text as sent.
+ * policy parser, so the same rules apply as in a config file. Error
+ * positions are then shifted back to the text as sent.
  */
 export function validateProfileYaml(yaml: string, expectedName: string | null): ProfileValidation {
   const file = `${expectedName ?? 'profile'}.yaml`
@@ -56,7 +56,9 @@ function shiftIssue(error: PolicyError): ProfileIssue {
   // Line 1 of the wrapper is the added section key; the rest moved right by INDENT.
   const line = Math.max(1, error.line - 1)
   const col = error.line <= 1 ? 1 : Math.max(1, error.col - INDENT.length)
-  const path = error.path.startsWith(`${SECTION}.`) ? error.path.slice(SECTION.length + 1) : error.path === SECTION ? '' : error.path
+  let path = error.path
+  if (path === SECTION) path = ''
+  else if (path.startsWith(`${SECTION}.`)) path = path.slice(SECTION.length + 1)
   const shifted = { ...error, line, col, path }
   return { line, col, path, message: error.message, text: formatError(shifted) }
 }

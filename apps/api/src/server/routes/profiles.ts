@@ -194,6 +194,9 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
         author,
         services,
         restartRequired: running,
+        // NOTE: the config file is not rewritten, so the next start of
+        // `blackhole serve` stores the file's text as the newest version again.
+        configFile: 'unchanged; the next start of blackhole serve stores the config file text as the newest version, so copy this change into the file to keep it',
         message: stored.created ? `stored version ${stored.version}; ${note}` : `unchanged: version ${stored.version} has the same text`,
       }
     },

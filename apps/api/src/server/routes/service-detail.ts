@@ -13,7 +13,7 @@ import { serviceNameParams } from './access.js'
 
 export interface ServiceDetailRoutesOptions {
   supervisor: SupervisorPort
-  /** The folder holding logs/<service>.log; the supervisor's dataDir when not given. */
+  /** The folder that contains logs/<service>.log; the supervisor's dataDir when not given. */
   dataDir?: string
 }
 
@@ -33,9 +33,10 @@ const logsQuery = {
 const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const
 
 /**
- * Returns the last `count` lines of a file, reading backwards in blocks up
- * to MAX_LOG_TAIL_BYTES, never the whole file. `truncated` is true when the
- * byte bound stopped the read before `count` lines were found.
+ * Returns the last `count` lines of a file, reading backwards in blocks and
+ * at most MAX_LOG_TAIL_BYTES, so a large file is never read whole.
+ * `truncated` is true when that bound stopped the read before `count`
+ * lines were found.
  */
 export async function readLogTail(path: string, count: number): Promise<{ lines: string[]; size: number; truncated: boolean } | null> {
   let handle
