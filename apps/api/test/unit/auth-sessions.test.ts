@@ -30,6 +30,7 @@ describe('users, tokens and sessions', () => {
       adminToken: ADMIN_TOKEN,
       logger: false,
       webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
       limiter: new FailureLimiter(1000),
     })
     for (const [name, role] of [['alice', 'admin'], ['oscar', 'operator'], ['vera', 'viewer']]) {

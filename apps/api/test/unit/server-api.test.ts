@@ -25,6 +25,7 @@ describe('REST API', () => {
       adminToken: ADMIN_TOKEN,
       logger: false,
       webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
       limiter: new FailureLimiter(),
     })
     viewerToken = (await createToken(blackhole.database.prisma, 'watcher', 'viewer')).token
@@ -337,6 +338,7 @@ describe('failed-auth rate limit', () => {
       adminToken: ADMIN_TOKEN,
       logger: false,
       webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
     })
   })
 

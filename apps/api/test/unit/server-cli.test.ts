@@ -195,7 +195,7 @@ describe('blackhole token create', () => {
 describe('blackhole audit verify', () => {
   it('reports an intact log with exit 0', async () => {
     const folder = newFolder()
-    const blackhole = await openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null, print: () => {} })
+    const blackhole = await openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null, cgroupRoot: `blackhole-unit-${process.pid}`, print: () => {} })
     await blackhole.close()
     const output = capture()
     expect(await main(['audit', 'verify', '--data', folder.dataDir], output)).toBe(0)

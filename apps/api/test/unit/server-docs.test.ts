@@ -10,7 +10,7 @@ describe('API docs', () => {
 
   beforeAll(async () => {
     folder = tempFolder()
-    blackhole = await openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null, print: () => {} })
+    blackhole = await openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null, cgroupRoot: `blackhole-unit-${process.pid}`, print: () => {} })
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/docs/openapi.json' })
     expect(response.statusCode).toBe(200)
     document = response.json()

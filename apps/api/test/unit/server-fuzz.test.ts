@@ -24,6 +24,7 @@ const blackhole = await openBlackhole({
   adminToken: ADMIN_TOKEN,
   logger: false,
   webRoot: null,
+  cgroupRoot: `blackhole-unit-${process.pid}`,
   // Anonymous cases fail authentication on purpose; a lockout would hide the routes behind 429.
   limiter: new FailureLimiter(1_000_000),
 })

@@ -25,6 +25,7 @@ describe('GET /metrics', () => {
       adminToken: ADMIN_TOKEN,
       logger: false,
       webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
     })
     viewerToken = (await createToken(blackhole.database.prisma, 'scraper', 'viewer')).token
   })

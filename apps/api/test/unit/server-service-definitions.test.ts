@@ -11,7 +11,7 @@ describe('service definitions over the API', () => {
   let operatorToken: string
 
   const open = () =>
-    openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, adminToken: ADMIN_TOKEN, logger: false, webRoot: null })
+    openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, adminToken: ADMIN_TOKEN, logger: false, webRoot: null, cgroupRoot: `blackhole-unit-${process.pid}` })
   const put = (name: string, payload: unknown, token = ADMIN_TOKEN) =>
     blackhole.app.inject({ method: 'PUT', url: `/api/v1/service-definitions/${name}`, headers: { authorization: `Bearer ${token}` }, payload: payload as object })
   const get = (url: string) => blackhole.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })

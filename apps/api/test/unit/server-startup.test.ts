@@ -17,6 +17,7 @@ async function start(folder: TempFolder, options: { adminToken?: string; print?:
     dataDir: folder.dataDir,
     logger: false,
     webRoot: null,
+    cgroupRoot: `blackhole-unit-${process.pid}`,
     print: options.print ?? (() => {}),
     adminToken: options.adminToken,
   })
@@ -173,7 +174,7 @@ describe('profile versions', () => {
 describe('invalid config', () => {
   it('rejects the start with every error', async () => {
     const folder = newFolder('security_profiles:\n  a:\n    capabilitiez: []\n  b:\n    network:\n      allowed_ports: [0]\n')
-    const failure = openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null })
+    const failure = openBlackhole({ configPath: folder.configPath, dataDir: folder.dataDir, logger: false, webRoot: null, cgroupRoot: `blackhole-unit-${process.pid}` })
     await expect(failure).rejects.toMatchObject({ name: 'ConfigError' })
     const error = await failure.catch((caught: { errors: { line: number }[] }) => caught)
     expect(error.errors.length).toBe(2)

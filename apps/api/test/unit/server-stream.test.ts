@@ -57,6 +57,7 @@ describe('WebSocket stream', () => {
       adminToken: ADMIN_TOKEN,
       logger: false,
       webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
       streamAuthTimeoutMs: AUTH_TIMEOUT_MS,
     })
     await blackhole.app.listen({ host: '127.0.0.1', port: 0 })

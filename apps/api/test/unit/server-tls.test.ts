@@ -123,6 +123,7 @@ describe('TLS', () => {
         adminToken: ADMIN_TOKEN,
         logger: false,
         webRoot: null,
+        cgroupRoot: `blackhole-unit-${process.pid}`,
         tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.ca },
       })
       port = await listen(blackhole)
@@ -171,6 +172,7 @@ describe('TLS', () => {
         adminToken: ADMIN_TOKEN,
         logger: false,
         webRoot: null,
+        cgroupRoot: `blackhole-unit-${process.pid}`,
         tls: { cert: pki.serverCert, key: pki.serverKey },
       })
       port = await listen(blackhole)

@@ -22,6 +22,7 @@ describe('dashboard', () => {
       adminToken: 'bh_web-test-token',
       logger: false,
       webRoot,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
     })
   })
 
