@@ -177,7 +177,9 @@ describe('blackhole serve', () => {
   })
 
   it('exits 1 when the port is taken', () => {
-    const second = spawnSync(process.execPath, [BIN, 'serve', '--data', join(dir, 'second'), '--port', String(port), '--cgroup-parent', CGROUP_PARENT], {
+    // A cgroup parent of its own: the first serve holds the lock on CGROUP_PARENT.
+    const parent = `${CGROUP_PARENT}-second`
+    const second = spawnSync(process.execPath, [BIN, 'serve', '--data', join(dir, 'second'), '--port', String(port), '--cgroup-parent', parent], {
       env: { ...process.env, BLACKHOLE_ADMIN_TOKEN: TOKEN, BLACKHOLE_LOG_LEVEL: 'warn' },
       encoding: 'utf8',
       timeout: 30_000,
