@@ -4,6 +4,7 @@ import { apiRequest } from '../api/apiRequest.js'
 import { errorMessage } from '../api/ApiError.js'
 import type { DiffLine } from '../api/types.js'
 import { formatTime } from '../ui/format.js'
+import { diffHunks } from './diffHunks.js'
 
 export interface VersionsResponse {
   currentVersion: number | null
@@ -83,11 +84,19 @@ export function VersionHistory({ name, versions }: { name: string; versions: Ver
           </div>
           {diff.isError ? <p className="error">{errorMessage(diff.error)}</p> : null}
           <pre className="diff" aria-label={`Diff of v${from} and v${to}`} data-testid="profile-diff">
-            {diff.data?.lines.map((line, i) => (
-              <div key={i} className={`diff-${line.op}`}>
-                {marks[line.op]} {line.text}
-              </div>
-            ))}
+            {diff.data
+              ? diffHunks(diff.data.lines).map((row, i) =>
+                  row.kind === 'skip' ? (
+                    <div key={i} className="diff-skip">
+                      … {row.count} unchanged {row.count === 1 ? 'line' : 'lines'}
+                    </div>
+                  ) : (
+                    <div key={i} className={`diff-${row.line.op}`}>
+                      {marks[row.line.op]} {row.line.text}
+                    </div>
+                  ),
+                )
+              : null}
           </pre>
         </>
       ) : (
