@@ -79,15 +79,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   }
   const host = values.host ?? DEFAULT_HOST
   const tls = readTlsOptions(values['tls-cert'], values['tls-key'], values['tls-client-ca'])
-  const insecureRemote = !isLoopback(host) && tls === null
-  if (insecureRemote && values['allow-insecure-remote'] !== true) {
-    throw new UsageError(
-      `--host "${host}" rejected: it is not a loopback address, and remote access needs TLS. ` +
-        'Add --tls-cert FILE --tls-key FILE (and --tls-client-ca FILE for client certificates), ' +
-        'or --allow-insecure-remote to send tokens in clear text',
-      SERVE_USAGE,
-    )
-  }
+  const insecureRemote = checkRemoteAccess(host, tls !== null, values['allow-insecure-remote'] === true)
   const port = values.port === undefined ? DEFAULT_PORT : parseInteger('--port', values.port, 0, 65535, SERVE_USAGE)
   const cgroupParent = values['cgroup-parent']
   if (cgroupParent !== undefined && !CGROUP_NAME.test(cgroupParent)) {
@@ -215,4 +207,20 @@ export function readTlsOptions(cert: string | undefined, key: string | undefined
     key: readPem('--tls-key', key),
     clientCa: clientCa === undefined ? undefined : readPem('--tls-client-ca', clientCa),
   }
+}
+
+/**
+ * Checks that a non-loopback --host has TLS. Returns true when the server
+ * will listen beyond loopback without TLS because --allow-insecure-remote
+ * was given; throws a UsageError naming the flags when it was not.
+ */
+export function checkRemoteAccess(host: string, tls: boolean, allowInsecure: boolean): boolean {
+  if (isLoopback(host) || tls) return false
+  if (allowInsecure) return true
+  throw new UsageError(
+    `--host "${host}" rejected: it is not a loopback address, and remote access needs TLS. ` +
+      'Add --tls-cert FILE --tls-key FILE (and --tls-client-ca FILE for client certificates), ' +
+      'or --allow-insecure-remote to send tokens in clear text',
+    SERVE_USAGE,
+  )
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
+import { checkRemoteAccess } from '../../src/cli/serve.js'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
 import { tempFolder, type TempFolder } from './server-fixture.js'
 
@@ -213,6 +214,14 @@ describe('TLS', () => {
       expect(output.stdout).toEqual([])
       // The refusal comes before the data folder is created.
       expect(() => readFileSync(join(folder.dir, 'refused', 'blackhole.db'))).toThrow()
+    })
+
+    it('decides when remote access is insecure', () => {
+      expect(checkRemoteAccess('127.0.0.1', false, false)).toBe(false)
+      expect(checkRemoteAccess('::1', false, false)).toBe(false)
+      expect(checkRemoteAccess('0.0.0.0', true, false)).toBe(false)
+      expect(checkRemoteAccess('0.0.0.0', false, true)).toBe(true)
+      expect(() => checkRemoteAccess('192.0.2.10', false, false)).toThrow(/--tls-cert FILE --tls-key FILE/)
     })
 
     it('needs the key with the certificate', async () => {
