@@ -83,10 +83,10 @@ describe('service definitions with running services', () => {
     expect(commandLine(pid)).toEqual(['/bin/sleep', '900'])
   }, 30_000)
 
-  it('refuses to delete a running API service', async () => {
-    const refused = await request('DELETE', '/api/v1/service-definitions/extra')
-    expect(refused.statusCode).toBe(409)
-    expect(refused.json().error).toBe('INVALID_STATE')
+  it('rejects deleting a running API service', async () => {
+    const rejected = await request('DELETE', '/api/v1/service-definitions/extra')
+    expect(rejected.statusCode).toBe(409)
+    expect(rejected.json().error).toBe('INVALID_STATE')
     expect(blackhole.supervisor.get('extra').state).toBe('running')
     const history = (await request('GET', '/api/v1/service-definitions/extra')).json()
     expect(history.source).toBe('api')

@@ -88,13 +88,13 @@ describe('blackhole user create', () => {
   })
 
   it('rejects an unknown role before asking', async () => {
-    let asked = false
+    let prompted = false
     await expect(
       userCommand(['create', '--name', 'fay', '--role', 'root'], capture(), async () => {
-        asked = true
+        prompted = true
         return 'password'
       }),
     ).rejects.toThrow('invalid --role "root": use one of admin, operator, viewer')
-    expect(asked).toBe(false)
+    expect(prompted).toBe(false)
   })
 })

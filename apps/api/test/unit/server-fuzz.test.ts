@@ -1,5 +1,5 @@
 // Sends malformed input to every operation in the OpenAPI document with
-// each role and checks that none is answered with a 5xx, and that every
+// each role and checks that none returns a 5xx status, and that every
 // error body has `error` and `message`. Services in the fixture never start
 // on their own and the malformed requests are rejected before any action
 // runs, so no test needs root.
