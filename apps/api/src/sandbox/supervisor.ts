@@ -135,7 +135,9 @@ export class Supervisor extends EventEmitter {
   private metricsTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
   private shutdownPromise: Promise<void> | null = null
-  private readonly parentLock: ParentLock
+  /** Taken at the first launch, so a supervisor that never launches (as in API tests) holds no lock. */
+  private parentLock: ParentLock | null = null
+  private readonly parentLockDir: string | undefined
 
   constructor(options: SupervisorOptions) {
     super()
@@ -144,7 +146,7 @@ export class Supervisor extends EventEmitter {
     this.dataDir = options.dataDir
     this.record = options.record
     this.cgroupParent = options.cgroupRoot ?? 'blackhole'
-    this.parentLock = lockCgroupParent(this.cgroupParent, this.dataDir, options.parentLockDir)
+    this.parentLockDir = options.parentLockDir
     this.graceMs = options.graceMs ?? 5000
     this.logger = options.logger ?? quietLogger
     this.layout = detectLayout()
@@ -370,7 +372,7 @@ export class Supervisor extends EventEmitter {
       }),
     )
     this.removeParentCgroups()
-    this.parentLock.release()
+    this.parentLock?.release()
     await this.safeRecord({
       type: 'SUPERVISOR_STOPPED',
       severity: 'info',
@@ -397,6 +399,7 @@ export class Supervisor extends EventEmitter {
     runtime.control = { ready: false, statusText: null, watchdogAt: null }
     const network = this.serviceNetwork(runtime, () => cgroup)
     try {
+      this.parentLock ??= lockCgroupParent(this.cgroupParent, this.dataDir, this.parentLockDir)
       logFd = openServiceLog(this.dataDir, name)
       const prepared = await prepareLaunch({
         name, service: definition, config, dataDir: this.dataDir,
