@@ -12,7 +12,10 @@ export function startService({ name, logDir, runDir }) {
   const pidFile = join(runDir, `${name}.pid`)
   writeFileSync(pidFile, `${process.pid}\n`)
   const log = (message) => {
-    appendFileSync(logFile, `${new Date().toISOString()} ${message}\n`)
+    const line = `${new Date().toISOString()} ${message}\n`
+    appendFileSync(logFile, line)
+    // The supervisor keeps stdout in <data>/logs/<service>.log, which the dashboard tails.
+    process.stdout.write(line)
   }
   const removePidFile = () => rmSync(pidFile, { force: true })
   return { log, removePidFile }
