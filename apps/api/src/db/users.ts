@@ -21,10 +21,28 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000
 // a database write per request. The sliding window is then exact to a minute.
 const SESSION_RENEW_MS = 60_000
 
-function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key)))
-  })
+// Each scrypt call holds about 32 MiB, so a burst of parallel sign-ins
+// queues here instead of allocating memory for all of them at once.
+const MAX_CONCURRENT_SCRYPT = 4
+let runningScrypt = 0
+const waitingScrypt: (() => void)[] = []
+
+async function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  if (runningScrypt >= MAX_CONCURRENT_SCRYPT) await new Promise<void>((resolve) => waitingScrypt.push(resolve))
+  runningScrypt++
+  try {
+    return await new Promise((resolve, reject) => {
+      scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key)))
+    })
+  } finally {
+    runningScrypt--
+    waitingScrypt.shift()?.()
+  }
+}
+
+/** Returns how many scrypt calls run now; for tests. */
+export function scryptInFlight(): number {
+  return runningScrypt
 }
 
 /** Returns `scrypt$N$r$p$salt$key` for a password, with a random 16-byte salt. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { hashPassword, verifyPassword } from '../../src/db/users.js'
+import { hashPassword, scryptInFlight, verifyPassword } from '../../src/db/users.js'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
 import { FailureLimiter, SESSION_COOKIE } from '../../src/server/auth.js'
 import { tempFolder, type TempFolder } from './server-fixture.js'
@@ -64,6 +64,18 @@ describe('users, tokens and sessions', () => {
     expect(await verifyPassword('correct horse', hash)).toBe(true)
     expect(await verifyPassword('correct horsE', hash)).toBe(false)
     expect(await verifyPassword('x', 'plain')).toBe(false)
+  })
+
+  it('runs at most four scrypt calls at once', async () => {
+    let peak = 0
+    const hashes = Array.from({ length: 10 }, () => hashPassword('parallel-password'))
+    const timer = setInterval(() => (peak = Math.max(peak, scryptInFlight())), 1)
+    const results = await Promise.all(hashes)
+    clearInterval(timer)
+    expect(new Set(results).size).toBe(10)
+    expect(peak).toBeGreaterThan(0)
+    expect(peak).toBeLessThanOrEqual(4)
+    expect(scryptInFlight()).toBe(0)
   })
 
   it('lists users without password hashes', async () => {
