@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createToken } from '../../src/db/tokens.js'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
-import { tempFolder, type TempFolder } from './server-fixture.js'
+import { writeFileSync } from 'node:fs'
+import { exampleConfigWithoutAutostart, tempFolder, type TempFolder } from './server-fixture.js'
 
 const ADMIN_TOKEN = 'bh_test-admin-token-for-service-definitions'
 
@@ -118,5 +119,43 @@ describe('service definitions over the API', () => {
     const again = await remove('worker')
     expect(again.statusCode).toBe(404)
     expect(again.json().error).toBe('DEFINITION_NOT_FOUND')
+  })
+})
+
+describe('stored definitions after a config change', () => {
+  const SPARE = '  spare:\n    resource_limits:\n      max_processes: 4\n'
+  const withSpare = exampleConfigWithoutAutostart().replace('security_profiles:\n', `security_profiles:\n${SPARE}`)
+
+  it('skips a definition whose profile is gone', async () => {
+    const folder = tempFolder(withSpare)
+    const options = {
+      configPath: folder.configPath,
+      dataDir: folder.dataDir,
+      adminToken: ADMIN_TOKEN,
+      logger: false,
+      webRoot: null,
+      cgroupRoot: `blackhole-unit-${process.pid}`,
+    }
+    let blackhole = await openBlackhole(options)
+    try {
+      const response = await blackhole.app.inject({
+        method: 'PUT',
+        url: '/api/v1/service-definitions/late',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        payload: { profile: 'spare', command: 'sleep', autostart: false },
+      })
+      expect(response.statusCode).toBe(200)
+      await blackhole.close()
+
+      writeFileSync(folder.configPath, exampleConfigWithoutAutostart())
+      blackhole = await openBlackhole(options)
+      expect(() => blackhole.supervisor.get('late')).toThrow(/not found/)
+      const record = blackhole.audit.query({ type: 'SERVICE_DEFINITION_INVALID', limit: 1 })[0]
+      expect(record?.service).toBe('late')
+      expect(record?.description).toContain('profile "spare"')
+    } finally {
+      await blackhole.close()
+      folder.remove()
+    }
   })
 })
