@@ -44,6 +44,10 @@ export interface AuditQuery {
   severity?: Severity
   limit?: number
   before?: number
+  /** ISO 8601 UTC lower bound on the record time, inclusive. */
+  since?: string
+  /** ISO 8601 UTC upper bound on the record time. */
+  until?: string
 }
 
 export interface AuditLogPort {

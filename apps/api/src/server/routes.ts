@@ -49,6 +49,8 @@ const eventsQuery = {
     severity: { type: 'string', enum: SEVERITIES },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
     before: { type: 'integer', minimum: 1 },
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
   },
   additionalProperties: false,
 } as const
@@ -63,6 +65,8 @@ interface EventsQuery {
   severity?: Severity
   limit: number
   before?: number
+  since?: string
+  until?: string
 }
 
 function profileSummary(profile: Profile) {
@@ -136,8 +140,13 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
   }
 
   app.get<{ Querystring: EventsQuery }>('/api/v1/events', { schema: { querystring: eventsQuery } }, async (request) => {
-    const { service, type, severity, limit, before } = request.query
-    return audit.query({ service, type, severity, limit, before })
+    const { service, type, severity, limit, before, since, until } = request.query
+    // Stored times are ISO 8601 UTC, so a normalised bound compares as text.
+    return audit.query({
+      service, type, severity, limit, before,
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+      until: until === undefined ? undefined : new Date(until).toISOString(),
+    })
   })
 
   app.get('/api/v1/profiles', async () => Object.values(config.profiles).map(profileSummary))

@@ -205,6 +205,21 @@ describe('REST API', () => {
     expect((started.json() as { type: string; actor: string }[])[0]).toMatchObject({ type: 'SUPERVISOR_STARTED', actor: 'supervisor' })
   })
 
+  it('filters events by time range', async () => {
+    const all = (await blackhole.app.inject({ method: 'GET', url: '/api/v1/events?limit=1000', headers: auth() })).json() as { time: string }[]
+    expect(all.length).toBeGreaterThan(0)
+    const newest = all[0]!.time
+    const future = new Date(Date.parse(newest) + 60_000).toISOString()
+    const none = await blackhole.app.inject({ method: 'GET', url: `/api/v1/events?since=${future}`, headers: auth() })
+    expect(none.statusCode).toBe(200)
+    expect(none.json()).toEqual([])
+    const upTo = await blackhole.app.inject({ method: 'GET', url: `/api/v1/events?until=${future}&limit=1000`, headers: auth() })
+    expect((upTo.json() as unknown[]).length).toBe(all.length)
+    const bad = await blackhole.app.inject({ method: 'GET', url: '/api/v1/events?since=yesterday', headers: auth() })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().message).toBe('querystring.since: must match format "date-time"')
+  })
+
   it('rejects a body over 64 KiB with 413', async () => {
     const payload = JSON.stringify({ padding: 'x'.repeat(70 * 1024) })
     const response = await blackhole.app.inject({
