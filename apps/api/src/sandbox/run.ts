@@ -145,6 +145,12 @@ export async function runInSandbox(options: RunOptions): Promise<number> {
     const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       watchExit(child.pidfd, resolve)
     })
+    if (notifier !== null) {
+      // Notifications queued just before the exit reach JavaScript after
+      // close(); wait for them so no denial goes unprinted when the CLI exits.
+      notifier.close()
+      await drainNotifier(notifier)
+    }
     try {
       closeFd(child.pidfd)
     } catch {
@@ -210,4 +216,14 @@ export function exitStatus(exit: { code: number | null; signal: string | null })
     return 128 + (number ?? 0)
   }
   return exit.code ?? 1
+}
+
+/** Waits until every notification the notifier received was delivered or counted as dropped, at most timeoutMs. */
+async function drainNotifier(notifier: SeccompNotifier, timeoutMs = 1000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { received, delivered, dropped } = notifier.stats()
+    if (delivered + dropped >= received || Date.now() > deadline) return
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
 }
