@@ -145,15 +145,17 @@ function rulesYamlFromBody(body: unknown): string | null {
  * ({ name, role } of the token), or `request.actor` and `request.role`.
  * Read without augmenting FastifyRequest, which the server owns.
  */
+// The auth hook's request.actor and request.role come first: they name user
+// sessions (`user:NAME`) and the client certificate under mutual TLS, which
+// the token identity alone does not.
 function identity(request: FastifyRequest): { actor: string; role: string | undefined } {
   const fields = request as unknown as { identity?: { name?: unknown; role?: unknown } | null; actor?: unknown; role?: unknown }
   const token = fields.identity
-  if (token !== undefined && token !== null && typeof token.name === 'string') {
-    return { actor: `token:${token.name}`, role: typeof token.role === 'string' ? token.role : undefined }
-  }
+  const tokenName = token !== undefined && token !== null && typeof token.name === 'string' ? token.name : null
+  const tokenRole = token !== undefined && token !== null && typeof token.role === 'string' ? token.role : undefined
   return {
-    actor: typeof fields.actor === 'string' ? fields.actor : 'api',
-    role: typeof fields.role === 'string' ? fields.role : undefined,
+    actor: typeof fields.actor === 'string' ? fields.actor : tokenName !== null ? `token:${tokenName}` : 'api',
+    role: typeof fields.role === 'string' ? fields.role : tokenRole,
   }
 }
 

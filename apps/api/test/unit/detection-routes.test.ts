@@ -86,6 +86,9 @@ beforeEach(async () => {
   app.addHook('onRequest', async (request) => {
     const identity = TOKENS[String(request.headers['x-test-role'] ?? 'viewer')]
     Object.assign(request, { identity })
+    // Sessions and mutual TLS set request.actor and request.role as the real hook does.
+    const actor = request.headers['x-test-actor']
+    if (typeof actor === 'string') Object.assign(request, { actor, role: identity?.role })
   })
   await app.register(detectionRoutes, { prefix: '/api/v1', engine, incidents, audit, rulesFile })
   await app.ready()
@@ -178,6 +181,17 @@ describe('GET /incidents/:id', () => {
 })
 
 describe('POST /incidents/:id/acknowledge and /resolve', () => {
+  it('records the session user as the actor', async () => {
+    const incident = await openIncident()
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/v1/incidents/${incident.id}/acknowledge`,
+      headers: { 'x-test-role': 'operator', 'x-test-actor': 'user:alice' },
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().incident.acknowledgedBy).toBe('user:alice')
+  })
+
   it('forbids a viewer', async () => {
     const incident = await openIncident()
     const response = await app.inject({ method: 'POST', url: `/api/v1/incidents/${incident.id}/acknowledge`, headers: { 'x-test-role': 'viewer' } })
