@@ -3,10 +3,11 @@
 // under each example profile. Every probe must print CONTAINED, or SKIP when
 // this kernel cannot show the case either way.
 //
-// The probes live in the read-only shared folder beside the repository; they
-// are built into a temporary folder under /var/lib, which the sandbox shows
-// read-only at the same path (the probes must run at the path the launcher
-// was given), and which is traversable by the services' unprivileged uids.
+// The probe sources live in the read-only shared folder beside the
+// repository. They are built into a temporary folder under /var/lib, because
+// the sandbox must show each probe at the path the launcher was given: /var/lib
+// stays visible read-only inside, and the services' unprivileged uids can
+// traverse it (the sandbox hides /tmp and /run).
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
