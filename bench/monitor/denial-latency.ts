@@ -31,7 +31,7 @@ if (!Number.isInteger(CALLS) || CALLS < 1 || CALLS > 100_000) throw new Error(`i
 if (!Number.isInteger(PACE_MS) || PACE_MS < 1 || PACE_MS > 1000) throw new Error(`invalid PACE_MS ${process.argv[3]}: use 1 to 1000`)
 
 // uname(NULL) with the time in arguments 2 and 3 and the call number in 4.
-// In enforce mode the supervisor answers EPERM, so the kernel never reads
+// In enforce mode the supervisor returns EPERM, so the kernel never reads
 // the NULL buffer.
 const DENIER_SOURCE = String.raw`
 #define _GNU_SOURCE

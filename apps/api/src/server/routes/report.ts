@@ -42,7 +42,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
       } catch (error) {
         throw apiError('INVALID_REQUEST', `querystring: ${(error as Error).message}`)
       }
-      // NOTE: verify() recomputes the whole chain on this thread; on a large log it holds the event loop for seconds.
+      // NOTE: verify() recomputes the whole chain on this thread; on a large log it blocks the event loop for seconds.
       const verification = typeof verifiable.verify === 'function' ? verifiable.verify() : null
       const report = buildComplianceReport(readReportData(options.database, period), {
         services: Object.values(options.config.services).map((service) => ({ name: service.name, profile: service.profile })),
