@@ -1,6 +1,7 @@
-import { useQueryClient } from '@tanstack/react-query'
 import { AuditPage } from './audit/AuditPage.js'
-import { tokenStore } from './auth/tokenStore.js'
+import { errorMessage } from './api/ApiError.js'
+import type { Session } from './auth/session.js'
+import { useSignOut } from './auth/useSignOut.js'
 import { EventsPage } from './events/EventsPage.js'
 import { HostFacts } from './host/HostFacts.js'
 import { IncidentsPage } from './incidents/IncidentsPage.js'
@@ -13,11 +14,11 @@ import { ConnectionStatus } from './stream/ConnectionStatus.js'
 import { useStream } from './stream/useStream.js'
 import { ThemeToggle } from './ui/ThemeToggle.js'
 
-/** The signed-in view: the header with navigation, then the page in the URL hash. */
-export function Dashboard({ token }: { token: string }) {
-  const queryClient = useQueryClient()
-  const stream = useStream(token)
+/** The signed-in view: the header with navigation and the account, then the page in the URL hash. */
+export function Dashboard({ session }: { session: Session }) {
+  const stream = useStream(true)
   const route = useRoute()
+  const signOut = useSignOut()
 
   return (
     <>
@@ -32,16 +33,21 @@ export function Dashboard({ token }: { token: string }) {
           <span className="spacer" />
           <ConnectionStatus state={stream} />
           <ThemeToggle />
-          <button
-            type="button"
-            onClick={() => {
-              tokenStore.signOut()
-              queryClient.clear()
-            }}
-          >
+          <span className="account" data-testid="account" title={`Signed in as ${session.subject}`}>
+            <span data-testid="account-user">{session.user}</span>
+            <span className="role-badge" data-testid="account-role">
+              {session.role}
+            </span>
+          </span>
+          <button type="button" disabled={signOut.isPending} onClick={() => signOut.mutate()}>
             Log out
           </button>
         </div>
+        {signOut.isError ? (
+          <p className="error" role="alert">
+            Logout failed: {errorMessage(signOut.error)}
+          </p>
+        ) : null}
         {route.page === 'overview' ? <HostFacts /> : null}
       </header>
       <main className="main">

@@ -1,16 +1,19 @@
 import { MutationCache, QueryCache, QueryClient } from '@tanstack/react-query'
 import { ApiError, isUnauthorized } from './api/ApiError.js'
-import { tokenStore } from './auth/tokenStore.js'
+import { sessionStore } from './auth/sessionStore.js'
 
 /**
- * Creates the query client. A 401 on any request after sign-in means the
- * token was revoked or the server restarted with another one, so the
- * dashboard signs out and shows the server's message on the login form.
+ * Creates the query client. A 401 on any request means the session lapsed,
+ * was signed out elsewhere or its user was disabled, so the dashboard shows
+ * the login form, with the server's message unless the 401 came from the
+ * first session check of a page load, when no one was signed in yet.
  */
 export function createQueryClient(): QueryClient {
   const signOutOnUnauthorized = (error: unknown) => {
-    if (!isUnauthorized(error) || tokenStore.getSnapshot().token === null) return
-    tokenStore.signOut(`Signed out: ${(error as Error).message}`)
+    if (!isUnauthorized(error)) return
+    const { status } = sessionStore.getSnapshot()
+    if (status === 'signedOut') return
+    sessionStore.signOut(status === 'signedIn' ? `Signed out: ${(error as Error).message}` : null)
     queryClient.clear()
   }
   const queryClient: QueryClient = new QueryClient({

@@ -1,77 +1,31 @@
-import { tokenStore } from '../auth/tokenStore.js'
+import { fetchSession } from '../auth/fetchSession.js'
+import { sessionStore } from '../auth/sessionStore.js'
 import { ApiError } from './ApiError.js'
+import { sendRequest, type HttpMethod } from './sendRequest.js'
 
 export interface ApiRequestOptions {
-  method?: 'GET' | 'POST' | 'PUT'
+  method?: HttpMethod
   /** Sent as JSON; without it a request carries no body. */
   body?: unknown
-  /** Defaults to the signed-in token; pass one explicitly to test it at login. */
-  token?: string | null
   signal?: AbortSignal
 }
 
-interface ErrorBody {
-  error: string
-  message: string
-}
-
-function isErrorBody(body: unknown): body is ErrorBody {
-  if (typeof body !== 'object' || body === null) return false
-  const record = body as Record<string, unknown>
-  return typeof record.error === 'string' && typeof record.message === 'string'
-}
-
 /**
- * Sends a request to `/api/v1<path>` and returns the parsed JSON body.
- * Rejects with an ApiError carrying the server's `error` code and message,
- * or a NETWORK_ERROR when the server cannot be reached.
+ * Sends a request to `/api/v1<path>` with the session cookie and returns the
+ * parsed JSON body. Writes carry the session's X-CSRF-Token. When the
+ * server rejects that token with 403 CSRF_FAILED (it changes when the
+ * session is replaced, such as by a sign-in in another tab), the session is
+ * read again and the request is retried once with the new token.
  */
 export async function apiRequest<T>(path: string, options: ApiRequestOptions = {}): Promise<T> {
   const method = options.method ?? 'GET'
-  const token = options.token === undefined ? tokenStore.getSnapshot().token : options.token
-  const url = `/api/v1${path}`
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (token) headers.authorization = `Bearer ${token}`
-
-  let response: Response
+  const write = method !== 'GET'
+  const csrfToken = write ? (sessionStore.getSnapshot().session?.csrfToken ?? null) : null
   try {
-    // No body and no content-type unless one is given: the actions take no
-    // payload, and Fastify rejects an empty body declared as JSON.
-    const init: RequestInit = { method, headers, signal: options.signal }
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json'
-      init.body = JSON.stringify(options.body)
-    }
-    response = await fetch(url, init)
+    return await sendRequest<T>(path, { ...options, method, csrfToken })
   } catch (error) {
-    if (options.signal?.aborted) throw error
-    const reason = error instanceof Error ? error.message : String(error)
-    throw new ApiError(
-      0,
-      'NETWORK_ERROR',
-      `${method} ${url} failed: ${reason}. Check that the Blackhole server is running.`,
-      { cause: error },
-    )
+    if (!write || !(error instanceof ApiError) || error.code !== 'CSRF_FAILED') throw error
   }
-
-  const text = await response.text()
-  let body: unknown = null
-  if (text !== '') {
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = text
-    }
-  }
-
-  if (!response.ok) {
-    if (isErrorBody(body)) {
-      const error = new ApiError(response.status, body.error, body.message)
-      error.details = body as unknown as Record<string, unknown>
-      throw error
-    }
-    const status = `${response.status} ${response.statusText}`.trim()
-    throw new ApiError(response.status, `HTTP_${response.status}`, `${method} ${url} returned ${status}`)
-  }
-  return body as T
+  const session = await fetchSession(options.signal)
+  return sendRequest<T>(path, { ...options, method, csrfToken: session.csrfToken })
 }

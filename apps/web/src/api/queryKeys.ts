@@ -7,6 +7,7 @@ export const queryKeys = {
   events: ['events'] as const,
   host: ['host'] as const,
   metrics: ['metrics'] as const,
+  session: ['session'] as const,
 }
 
 /** Events kept in the cache: the first page plus what the stream adds. */

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { apiRequest } from '../api/apiRequest.js'
+import { useHasRole } from '../auth/useHasRole.js'
 import { errorMessage } from '../api/ApiError.js'
 import { downloadText } from '../profiles/downloadText.js'
 import { formatTime } from '../ui/format.js'
@@ -40,6 +41,7 @@ export function AuditPage() {
     queryFn: ({ signal }) => apiRequest<AuditStatus>('/audit/status', { signal }),
     refetchInterval: 10_000,
   })
+  const mayVerify = useHasRole('operator')
   const verify = useMutation({
     mutationFn: () => apiRequest<VerifyResponse>('/audit/verify', { method: 'POST' }),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ['audit', 'status'] }),
@@ -97,7 +99,13 @@ export function AuditPage() {
         </dl>
       ) : null}
       <div className="toolbar">
-        <button type="button" className="button-primary" disabled={verify.isPending} onClick={() => verify.mutate()}>
+        <button
+          type="button"
+          className="button-primary"
+          disabled={!mayVerify || verify.isPending}
+          title={mayVerify ? undefined : 'Verifying the chain needs the operator role'}
+          onClick={() => verify.mutate()}
+        >
           {verify.isPending ? 'Verifying…' : 'Verify chain'}
         </button>
         <button type="button" disabled={download.isPending} onClick={() => download.mutate()}>

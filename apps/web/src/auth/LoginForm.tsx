@@ -1,12 +1,26 @@
 import { useId, useState } from 'react'
 import { errorMessage } from '../api/ApiError.js'
-import { useSignIn } from './useSignIn.js'
+import { useSignIn, type Credentials } from './useSignIn.js'
 
-/** The sign-in form: one field for the API's bearer token. */
+type Method = 'password' | 'token'
+
+/** The sign-in form: a user name and password, or an API token. */
 export function LoginForm({ notice }: { notice: string | null }) {
+  const [method, setMethod] = useState<Method>('password')
+  const [name, setName] = useState('')
+  const [password, setPassword] = useState('')
   const [token, setToken] = useState('')
   const signIn = useSignIn()
-  const inputId = useId()
+  const id = useId()
+
+  const credentials: Credentials | null =
+    method === 'token'
+      ? token.trim() === ''
+        ? null
+        : { token: token.trim() }
+      : name.trim() === '' || password === ''
+        ? null
+        : { name: name.trim(), password }
 
   return (
     <main className="login">
@@ -14,33 +28,68 @@ export function LoginForm({ notice }: { notice: string | null }) {
         className="login-form"
         onSubmit={(event) => {
           event.preventDefault()
-          const trimmed = token.trim()
-          if (trimmed !== '') signIn.mutate(trimmed)
+          if (credentials !== null) signIn.mutate(credentials)
         }}
       >
         <h1>Blackhole</h1>
-        <p className="muted">Sign in with the API token (BLACKHOLE_ADMIN_TOKEN on the server).</p>
         {notice !== null && !signIn.isError ? (
           <p className="notice" role="status">
             {notice}
           </p>
         ) : null}
-        <label htmlFor={inputId}>API token</label>
-        <input
-          id={inputId}
-          type="password"
-          autoComplete="current-password"
-          value={token}
-          onChange={(event) => setToken(event.target.value)}
-          required
-          autoFocus
-        />
+        <fieldset className="login-method">
+          <legend>Sign in with</legend>
+          <label>
+            <input type="radio" name={`${id}-method`} checked={method === 'password'} onChange={() => setMethod('password')} />
+            User account
+          </label>
+          <label>
+            <input type="radio" name={`${id}-method`} checked={method === 'token'} onChange={() => setMethod('token')} />
+            Token
+          </label>
+        </fieldset>
+        {method === 'password' ? (
+          <>
+            <label htmlFor={`${id}-name`}>User name</label>
+            <input
+              id={`${id}-name`}
+              autoComplete="username"
+              value={name}
+              onChange={(event) => setName(event.target.value)}
+              required
+              autoFocus
+            />
+            <label htmlFor={`${id}-password`}>Password</label>
+            <input
+              id={`${id}-password`}
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(event) => setPassword(event.target.value)}
+              required
+            />
+          </>
+        ) : (
+          <>
+            <p className="muted">An API token, such as BLACKHOLE_ADMIN_TOKEN on the server.</p>
+            <label htmlFor={`${id}-token`}>API token</label>
+            <input
+              id={`${id}-token`}
+              type="password"
+              autoComplete="off"
+              value={token}
+              onChange={(event) => setToken(event.target.value)}
+              required
+              autoFocus
+            />
+          </>
+        )}
         {signIn.isError ? (
           <p className="error" role="alert">
             {errorMessage(signIn.error)}
           </p>
         ) : null}
-        <button type="submit" className="button-primary" disabled={signIn.isPending || token.trim() === ''}>
+        <button type="submit" className="button-primary" disabled={signIn.isPending || credentials === null}>
           {signIn.isPending ? 'Signing in…' : 'Sign in'}
         </button>
       </form>

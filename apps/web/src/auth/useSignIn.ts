@@ -1,17 +1,24 @@
-import { useMutation } from '@tanstack/react-query'
-import { apiRequest } from '../api/apiRequest.js'
-import { tokenStore } from './tokenStore.js'
+import { useMutation, useQueryClient } from '@tanstack/react-query'
+import { queryKeys } from '../api/queryKeys.js'
+import { sendRequest } from '../api/sendRequest.js'
+import type { Session } from './session.js'
+import { sessionStore } from './sessionStore.js'
+
+/** The two bodies POST /api/v1/auth/login accepts. */
+export type Credentials = { name: string; password: string } | { token: string }
 
 /**
- * Checks a token against GET /api/v1/host before keeping it, so a wrong
- * token shows the server's 401 message on the login form.
+ * Signs in with POST /api/v1/auth/login, which sets the httpOnly session
+ * cookie. A wrong name, password or token leaves the server's 401 message
+ * in the mutation's error for the login form.
  */
 export function useSignIn() {
+  const queryClient = useQueryClient()
   return useMutation({
-    mutationFn: async (token: string) => {
-      await apiRequest<unknown>('/host', { token })
-      return token
+    mutationFn: (credentials: Credentials) => sendRequest<Session>('/auth/login', { method: 'POST', body: credentials }),
+    onSuccess: (session) => {
+      queryClient.setQueryData(queryKeys.session, session)
+      sessionStore.signIn(session)
     },
-    onSuccess: (token) => tokenStore.signIn(token),
   })
 }

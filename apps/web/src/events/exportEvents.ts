@@ -1,5 +1,4 @@
 import { ApiError } from '../api/ApiError.js'
-import { tokenStore } from '../auth/tokenStore.js'
 import { downloadBlob } from '../profiles/downloadText.js'
 import { filterQuery, type EventFilter } from './eventFilter.js'
 
@@ -9,8 +8,8 @@ export async function exportEvents(filter: EventFilter, since: string | null, fo
   query.set('format', format)
   query.set('max', String(max))
   if (since !== null) query.set('since', since)
-  const token = tokenStore.getSnapshot().token
-  const response = await fetch(`/api/v1/events/export?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  // The session cookie authenticates this GET; it needs no CSRF token.
+  const response = await fetch(`/api/v1/events/export?${query}`, { credentials: 'same-origin' })
   if (!response.ok) {
     const body = (await response.json().catch(() => null)) as { error?: string; message?: string } | null
     throw new ApiError(response.status, body?.error ?? `HTTP_${response.status}`, body?.message ?? `export failed with HTTP ${response.status}`)

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { apiRequest } from '../api/apiRequest.js'
 import { errorMessage } from '../api/ApiError.js'
+import { useHasRole } from '../auth/useHasRole.js'
 import type { AuditRecord, Incident } from '../api/types.js'
 import { formatTime } from '../ui/format.js'
 import { useIncidentTimeline } from './useIncidentTimeline.js'
@@ -14,6 +15,7 @@ export function IncidentDetail({ id }: { id: number }) {
   })
   const incident = detail.data?.incident
   const timeline = useIncidentTimeline(incident)
+  const mayChange = useHasRole('operator')
   const change = useMutation({
     mutationFn: (action: 'acknowledge' | 'resolve') => apiRequest<{ incident: Incident }>(`/incidents/${id}/${action}`, { method: 'POST' }),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ['incidents'] }),
@@ -52,10 +54,10 @@ export function IncidentDetail({ id }: { id: number }) {
         </div>
       </dl>
       <div className="toolbar">
-        <button type="button" className="button-primary" disabled={current.status !== 'open' || change.isPending} onClick={() => change.mutate('acknowledge')}>
+        <button type="button" className="button-primary" disabled={!mayChange || current.status !== 'open' || change.isPending} onClick={() => change.mutate('acknowledge')}>
           Acknowledge
         </button>
-        <button type="button" disabled={current.status === 'resolved' || change.isPending} onClick={() => change.mutate('resolve')}>
+        <button type="button" disabled={!mayChange || current.status === 'resolved' || change.isPending} onClick={() => change.mutate('resolve')}>
           Resolve
         </button>
         <p role="status" className="action-result">

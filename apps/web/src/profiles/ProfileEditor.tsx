@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { apiRequest } from '../api/apiRequest.js'
 import { ApiError, errorMessage } from '../api/ApiError.js'
+import { useHasRole } from '../auth/useHasRole.js'
 import type { ProfileIssue } from '../api/types.js'
 import { ExportPanel } from './ExportPanel.js'
 import { ScoreBreakdown } from './ScoreBreakdown.js'
@@ -33,7 +34,9 @@ export function ProfileEditor({ name }: { name: string }) {
   const stored = profile.data?.yaml ?? ''
   const text = draft ?? stored
   const dirty = draft !== null && draft !== stored
-  const validation = useProfileValidation(name, text, dirty)
+  const mayEdit = useHasRole('operator')
+  const maySave = useHasRole('admin')
+  const validation = useProfileValidation(name, text, dirty && mayEdit)
 
   const save = useMutation({
     mutationFn: (yaml: string) => apiRequest<SaveResponse>(path, { method: 'PUT', body: { yaml } }),
@@ -60,9 +63,12 @@ export function ProfileEditor({ name }: { name: string }) {
           </span>
         </div>
         {profile.isError ? <p className="error">{errorMessage(profile.error)}</p> : null}
-        <YamlEditor label={`YAML of profile ${name}`} value={text} errors={errors} onChange={setDraft} />
+        <YamlEditor label={`YAML of profile ${name}`} value={text} errors={errors} onChange={setDraft} readOnly={!mayEdit} />
         <div className="toolbar">
-          <button type="button" className="button-primary" disabled={!dirty || save.isPending || validation.data?.ok === false} onClick={() => save.mutate(text)}>
+          <button type="button" className="button-primary" disabled={!maySave || !dirty || save.isPending || validation.data?.ok === false}
+            title={maySave ? undefined : 'Saving a profile needs the admin role'}
+            onClick={() => save.mutate(text)}
+          >
             {save.isPending ? 'Saving…' : 'Save as new version'}
           </button>
           <button type="button" disabled={!dirty} onClick={() => setDraft(null)}>
@@ -75,7 +81,11 @@ export function ProfileEditor({ name }: { name: string }) {
           </p>
         </div>
         <p className="muted">
-          Tab indents; press Escape, then Tab, to leave the editor. Saving needs an admin token. Running services keep their profile until they restart.
+          {maySave
+            ? 'Tab indents; press Escape, then Tab, to leave the editor. Running services keep their profile until they restart.'
+            : mayEdit
+              ? 'Saving needs the admin role; your edits are validated but cannot be saved.'
+              : 'Read only: editing needs the operator role and saving the admin role.'}
         </p>
       </section>
       <div className="two-columns">

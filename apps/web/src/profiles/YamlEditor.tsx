@@ -6,6 +6,8 @@ export interface YamlEditorProps {
   onChange: (value: string) => void
   errors: ProfileIssue[]
   label: string
+  /** Shows the text without letting it change, for roles that may not save. */
+  readOnly?: boolean
 }
 
 /** Moves the caret of a textarea to the start of a 1-based line and scrolls it into view. */
@@ -22,7 +24,7 @@ function focusLine(textarea: HTMLTextAreaElement, line: number): void {
  * A textarea with line numbers. Lines with a validation error are marked
  * in the gutter, and each error below links to its line.
  */
-export function YamlEditor({ value, onChange, errors, label }: YamlEditorProps) {
+export function YamlEditor({ value, onChange, errors, label, readOnly = false }: YamlEditorProps) {
   const textareaRef = useRef<HTMLTextAreaElement>(null)
   const gutterRef = useRef<HTMLDivElement>(null)
   const lineCount = value.split('\n').length
@@ -57,6 +59,7 @@ export function YamlEditor({ value, onChange, errors, label }: YamlEditorProps) 
         <textarea
           ref={textareaRef}
           aria-label={label}
+          readOnly={readOnly}
           aria-invalid={errors.length > 0}
           spellCheck={false}
           autoCapitalize="off"

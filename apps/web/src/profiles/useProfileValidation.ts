@@ -10,7 +10,11 @@ export interface ValidationResponse {
   rating?: string
 }
 
-/** Validates the editor text through POST /api/v1/profiles/validate, 400 ms after the last keystroke. */
+/**
+ * Validates the editor text through POST /api/v1/profiles/validate, 400 ms
+ * after the last keystroke. The route needs the operator role, so the
+ * caller passes `enabled` false for viewers.
+ */
 export function useProfileValidation(name: string, yaml: string, enabled: boolean) {
   const [debounced, setDebounced] = useState(yaml)
   useEffect(() => {

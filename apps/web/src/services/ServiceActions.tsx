@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { errorMessage } from '../api/ApiError.js'
 import type { ServiceAction, ServiceStatus } from '../api/types.js'
+import { useHasRole } from '../auth/useHasRole.js'
 import { ConfirmDialog } from '../ui/ConfirmDialog.js'
 import { useServiceAction } from './useServiceAction.js'
 
@@ -100,15 +101,24 @@ export interface ServiceActionsProps {
   showRecord?: boolean
 }
 
-/** The action buttons of one service, each behind a confirmation dialog. */
+/**
+ * The action buttons of one service, each behind a confirmation dialog.
+ * Viewers get none, since every action needs the operator role.
+ */
 export function ServiceActions({ service, available, showRecord = false }: ServiceActionsProps) {
   const [pending, setPending] = useState<OfferedAction | null>(null)
   const mutation = useServiceAction(service.name)
-  const offered = available.filter((action) => isOffered(action, service))
+  const mayAct = useHasRole('operator')
+  const offered = mayAct ? available.filter((action) => isOffered(action, service)) : []
   const spec = pending === null ? null : actions[pending]
 
   return (
     <div className="actions">
+      {!mayAct && showRecord ? (
+        <p className="muted" data-testid="read-only-note">
+          Read only: service actions need the operator role.
+        </p>
+      ) : null}
       <div className="action-buttons">
         {offered.map((action) => (
           <button

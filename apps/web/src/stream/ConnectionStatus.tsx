@@ -15,7 +15,7 @@ function describe(state: StreamState, now: number): string {
       return `Disconnected, retry ${state.attempt} in ${seconds} s`
     }
     case 'rejected':
-      return 'Stream rejected the token'
+      return 'Stream rejected the session'
     case 'closed':
       return 'Stream closed'
   }

@@ -23,7 +23,6 @@ export interface StreamState {
 
 export interface StreamClientOptions {
   url: string
-  token: string
   onMessage: (message: StreamMessage) => void
   onState: (state: StreamState) => void
   /**
@@ -31,12 +30,14 @@ export interface StreamClientOptions {
    * queue keeps, so the caller should refetch services and events.
    */
   onGap?: () => void
+  /** Called when the server closes with authRejectedCode, so the caller can check the session. */
+  onRejected?: () => void
   /** Injected so tests can run the client without a browser socket. */
   createSocket?: (url: string) => WebSocket
   random?: () => number
 }
 
-/** The server closes with this code when the auth message is missing or wrong. */
+/** The server closes with this code when the session cookie (or auth message) is missing or wrong. */
 export const authRejectedCode = 4401
 
 // WebSocket.CONNECTING and OPEN, spelled out because Node 20 (the test
@@ -51,8 +52,9 @@ const allTopics = ['events', 'metrics', 'services']
 const hiddenTopics = ['events', 'services']
 
 /**
- * A WebSocket client for /api/v1/stream. It sends the auth message first,
- * reconnects with exponential backoff after any close other than an auth
+ * A WebSocket client for /api/v1/stream. The server authenticates the
+ * handshake by its session cookie and sends hello once it accepts it, so the
+ * client sends no auth message. It reconnects with exponential backoff after any close other than an auth
  * rejection, and while paused it unsubscribes from metrics and queues other
  * messages until resume.
  */
@@ -119,8 +121,7 @@ export class StreamClient {
 
     socket.addEventListener('open', () => {
       if (socket !== this.socket) return
-      // The server closes the socket unless this is the first message.
-      socket.send(JSON.stringify({ type: 'auth', token: this.options.token }))
+      // The server checks the session cookie from the handshake and then sends hello.
       this.update({ status: 'authenticating' })
     })
 
@@ -136,6 +137,7 @@ export class StreamClient {
       if (this.stopped) return
       if (event.code === authRejectedCode) {
         this.update({ status: 'rejected', retryAt: null, lastClose })
+        this.options.onRejected?.()
         return
       }
       this.scheduleReconnect(lastClose)
@@ -152,7 +154,7 @@ export class StreamClient {
     }
     if (message.type === 'hello') {
       this.update({ status: 'open', attempt: 0, lastClose: null })
-      // Subscribing before hello could race the server's token check.
+      // Subscribing before hello could race the server's session check.
       if (this.state.paused) this.sendSubscribe()
     }
     if (this.state.paused && message.type !== 'hello') {

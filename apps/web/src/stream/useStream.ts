@@ -14,25 +14,26 @@ const initialState: StreamState = {
 }
 
 /**
- * Keeps one WebSocket to /api/v1/stream open while `token` is set, feeds
- * its messages into the query cache, defers updates while the tab is
- * hidden, and returns the connection state.
+ * Keeps one WebSocket to /api/v1/stream open while `enabled`, feeds its
+ * messages into the query cache, defers updates while the tab is hidden,
+ * and returns the connection state. When the server rejects the session
+ * cookie, the session is read again, and its 401 shows the login form.
  */
-export function useStream(token: string | null): StreamState {
+export function useStream(enabled: boolean): StreamState {
   const queryClient = useQueryClient()
   const [state, setState] = useState<StreamState>(initialState)
 
   useEffect(() => {
-    if (token === null) return
+    if (!enabled) return
     let hellos = 0
     const client = new StreamClient({
       url: streamUrl(),
-      token,
       onMessage: (message) => {
         if (message.type === 'hello') hellos += 1
         applyStreamMessage(queryClient, message, hellos > 1)
       },
       onState: setState,
+      onRejected: () => void queryClient.refetchQueries({ queryKey: queryKeys.session }),
       onGap: () => {
         void queryClient.invalidateQueries({ queryKey: queryKeys.services })
         void queryClient.invalidateQueries({ queryKey: queryKeys.events })
@@ -46,7 +47,7 @@ export function useStream(token: string | null): StreamState {
       document.removeEventListener('visibilitychange', syncVisibility)
       client.stop()
     }
-  }, [token, queryClient])
+  }, [enabled, queryClient])
 
   return state
 }

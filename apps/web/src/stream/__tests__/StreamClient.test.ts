@@ -88,12 +88,13 @@ function setup() {
   const messages: StreamMessage[] = []
   const states: StreamState[] = []
   const gaps: number[] = []
+  const rejections: number[] = []
   const client = new StreamClient({
     url: 'ws://127.0.0.1/api/v1/stream',
-    token: 'token-1',
     onMessage: (message) => messages.push(message),
     onState: (state) => states.push(state),
     onGap: () => gaps.push(messages.length),
+    onRejected: () => rejections.push(sockets.length),
     createSocket: () => {
       const socket = new FakeSocket()
       sockets.push(socket)
@@ -102,7 +103,7 @@ function setup() {
     random: () => 0.5,
   })
   const lastState = () => states.at(-1)!
-  return { client, sockets, messages, lastState, gaps }
+  return { client, sockets, messages, lastState, gaps, rejections }
 }
 
 describe('StreamClient', () => {
@@ -114,12 +115,12 @@ describe('StreamClient', () => {
     vi.useRealTimers()
   })
 
-  it('should send the auth message first', () => {
+  it('should wait for hello without sending', () => {
     const { client, sockets, lastState } = setup()
     client.start()
     expect(lastState().status).toBe('connecting')
     sockets[0]!.open()
-    expect(sockets[0]!.sent).toEqual([{ type: 'auth', token: 'token-1' }])
+    expect(sockets[0]!.sent).toEqual([])
     expect(lastState().status).toBe('authenticating')
   })
 
@@ -169,13 +170,23 @@ describe('StreamClient', () => {
   })
 
   it('should stop retrying on 4401', () => {
-    const { client, sockets, lastState } = setup()
+    const { client, sockets, lastState, rejections } = setup()
     client.start()
     sockets[0]!.open()
-    sockets[0]!.drop(4401, 'invalid token')
+    sockets[0]!.drop(4401, 'invalid or expired session; sign in again')
     expect(lastState().status).toBe('rejected')
+    expect(lastState().lastClose).toBe('4401 invalid or expired session; sign in again')
+    expect(rejections).toEqual([1])
     vi.advanceTimersByTime(60_000)
     expect(sockets).toHaveLength(1)
+  })
+
+  it('should not report other closes as rejected', () => {
+    const { client, sockets, rejections } = setup()
+    client.start()
+    sockets[0]!.open()
+    sockets[0]!.drop(1006)
+    expect(rejections).toEqual([])
   })
 
   it('should not reconnect after stop', () => {
@@ -276,7 +287,7 @@ describe('StreamClient', () => {
     client.setPaused(true)
     client.start()
     sockets[0]!.open()
-    expect(sockets[0]!.sent).toEqual([{ type: 'auth', token: 'token-1' }])
+    expect(sockets[0]!.sent).toEqual([])
     sockets[0]!.receive({ type: 'hello', services: [] })
     expect(sockets[0]!.sent.at(-1)).toEqual({ type: 'subscribe', topics: ['events', 'services'] })
   })
