@@ -29,14 +29,14 @@ export class LearnError extends Error {
   }
 }
 
-/** What learn mode calls on the supervisor; the Supervisor class has these. */
+/** Supervisor methods that learn mode calls; the Supervisor class provides them. */
 export interface LearnSupervisor {
   get(name: string): ServiceStatus
   start(name: string, actor: string, options?: { enforceMode?: EnforceMode }): Promise<unknown>
   stop(name: string, actor: string): Promise<unknown>
 }
 
-/** What learn mode calls on the audit log. */
+/** Audit log methods that learn mode calls. */
 export interface LearnAudit {
   append(input: AuditInput): Promise<AuditRecord>
   query(options: { service?: string; type?: string; limit?: number }): AuditRecord[] | Promise<AuditRecord[]>

@@ -42,11 +42,22 @@ const CONFIG = `security_profiles:
       allowed_ports: [47001]
     resource_limits:
       max_processes: 32
+  keeping:
+    syscalls:
+      denied: [uname]
+    resource_limits:
+      max_processes: 32
 services:
   learner:
     profile: learner
     command: /usr/bin/python3
     args: ['-c', ${JSON.stringify(SERVICE)}]
+    restart: 'no'
+    autostart: false
+  keeper:
+    profile: keeping
+    command: /bin/sh
+    args: ['-c', 'while true; do uname >/dev/null 2>&1; sleep 0.2; done']
     restart: 'no'
     autostart: false
 `
@@ -167,5 +178,26 @@ describe('learn mode', () => {
     const twice = await api('POST', '/api/v1/services/learner/learn/apply')
     expect(twice.status).toBe(409)
     expect(twice.body.error).toBe('LEARN_STALE')
+  })
+
+  it('restarts a running service afterwards', async () => {
+    await blackhole.supervisor.start('keeper', 'test')
+    const pidBefore = blackhole.supervisor.get('keeper').pid
+    const started = await api('POST', '/api/v1/services/keeper/learn', { durationSeconds: 2 })
+    expect(started.status).toBe(202)
+    const finished = await waitFor(async () => {
+      const { body } = await api('GET', '/api/v1/services/keeper/learn')
+      const current = body.session as LearnSession | null
+      return current !== null && current.state !== 'running' ? current : null
+    }, 'the keeper session to end')
+    expect(finished.state).toBe('completed')
+    expect(finished.restarted).toBe(true)
+    expect(finished.activity?.syscalls.uname).toBeGreaterThanOrEqual(1)
+    const status = blackhole.supervisor.get('keeper')
+    expect(status.state).toBe('running')
+    expect(status.pid).not.toBe(pidBefore)
+    const starts = records('SERVICE_STARTED').filter((record) => record.service === 'keeper')
+    expect(starts.map((record) => record.metadata.enforceMode)).toEqual(['enforce', 'permissive', 'enforce'])
+    await blackhole.supervisor.stop('keeper', 'test')
   })
 })
