@@ -66,4 +66,11 @@ describe('learn routes', () => {
     expect(response.json().error).toBe('LEARN_NOT_FOUND')
     expect(response.json().message).toContain('POST /api/v1/services/identity/learn')
   })
+
+  it('rejects a query parameter', async () => {
+    const response = await request('POST', '/api/v1/services/identity/learn?durationSeconds=5', operatorToken, {})
+    expect(response.statusCode).toBe(400)
+    expect(response.json().message).toContain('durationSeconds')
+    expect(blackhole.supervisor.get('identity').state).toBe('stopped')
+  })
 })

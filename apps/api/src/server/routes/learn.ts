@@ -26,6 +26,10 @@ const learnBody = {
   additionalProperties: false,
 } as const
 
+// No query parameters: a stray one is a mistake, and rejecting it keeps a
+// malformed request from starting a sandbox.
+const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const
+
 export const learnRoutes: FastifyPluginAsync<LearnRoutesOptions> = async (app, options) => {
   const { supervisor } = options
   // SupervisorPort declares start without options; Supervisor.start takes
@@ -40,7 +44,7 @@ export const learnRoutes: FastifyPluginAsync<LearnRoutesOptions> = async (app, o
 
   app.post<{ Params: { name: string }; Body: { durationSeconds?: number } | undefined }>(
     '/api/v1/services/:name/learn',
-    { schema: { params: serviceNameParams, body: learnBody } },
+    { schema: { params: serviceNameParams, querystring: noQuery, body: learnBody } },
     async (request, reply) => {
       requireRole(request, 'operator', 'start learn mode')
       const { name } = request.params
@@ -57,7 +61,7 @@ export const learnRoutes: FastifyPluginAsync<LearnRoutesOptions> = async (app, o
     return { service: name, session: latest?.session ?? null, applied: latest?.applied ?? null }
   })
 
-  app.post<{ Params: { name: string } }>('/api/v1/services/:name/learn/apply', { schema: { params: serviceNameParams } }, async (request) => {
+  app.post<{ Params: { name: string } }>('/api/v1/services/:name/learn/apply', { schema: { params: serviceNameParams, querystring: noQuery } }, async (request) => {
     requireRole(request, 'admin', 'apply a learned profile')
     const { name } = request.params
     supervisor.get(name)
