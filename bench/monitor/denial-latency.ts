@@ -18,8 +18,18 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+// The ws client the API package depends on, with the few calls used here.
+interface StreamSocket {
+  on(event: 'message', listener: (data: Buffer) => void): void
+  on(event: 'error', listener: (error: Error) => void): void
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): void
+  once(event: 'open', listener: () => void): void
+  once(event: 'error', listener: (error: Error) => void): void
+  send(text: string): void
+  close(): void
+}
 const require = createRequire(new URL('../../apps/api/package.json', import.meta.url))
-const { WebSocket } = require('ws') as typeof import('ws')
+const { WebSocket } = require('ws') as { WebSocket: new (url: string) => StreamSocket }
 
 const BLACKHOLE = fileURLToPath(new URL('../../bin/blackhole', import.meta.url))
 const TOKEN = `bench-${process.pid}-0123456789abcdef0123456789`

@@ -65,7 +65,7 @@ services:
 let dir = ''
 let blackhole: Blackhole
 
-async function api(method: 'GET' | 'POST', url: string, payload?: unknown) {
+async function api(method: 'GET' | 'POST', url: string, payload?: object) {
   const response = await blackhole.app.inject({
     method, url, headers: { authorization: `Bearer ${TOKEN}` }, ...(payload === undefined ? {} : { payload }),
   })

@@ -10,7 +10,7 @@ describe('learn routes', () => {
   let blackhole: Blackhole
   let viewerToken: string
   let operatorToken: string
-  const request = (method: 'GET' | 'POST', url: string, token = ADMIN_TOKEN, payload?: unknown) =>
+  const request = (method: 'GET' | 'POST', url: string, token = ADMIN_TOKEN, payload?: object) =>
     blackhole.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) })
 
   beforeAll(async () => {
