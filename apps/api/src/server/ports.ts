@@ -2,7 +2,7 @@
 // The real classes (sandbox/supervisor.ts, audit/) satisfy these shapes, and
 // the server calls nothing else on them.
 
-import type { ServiceDefinition } from '@blackhole/policy'
+import type { EnforceMode, ServiceDefinition } from '@blackhole/policy'
 import type { AuditInput, AuditRecord, ResourceSample, ServiceStatus, Severity } from '../types.js'
 
 export type ServiceAction = 'start' | 'stop' | 'terminate' | 'isolate' | 'resume' | 'block' | 'unblock'
@@ -21,7 +21,8 @@ export interface SupervisorPort {
   list(): ServiceStatus[]
   /** Throws an error with code SERVICE_NOT_FOUND for an unknown name. */
   get(name: string): ServiceStatus
-  start(name: string, actor: string): Promise<unknown>
+  /** `options.enforceMode` overrides the profile's mode for this one run (learn mode). */
+  start(name: string, actor: string, options?: { enforceMode?: EnforceMode }): Promise<unknown>
   stop(name: string, actor: string, options?: { graceMs?: number }): Promise<unknown>
   terminate(name: string, actor: string, options?: { graceMs?: number }): Promise<unknown>
   isolate(name: string, actor: string, reason?: string): Promise<unknown>

@@ -36,7 +36,7 @@ export const learnRoutes: FastifyPluginAsync<LearnRoutesOptions> = async (app, o
   // them, and the session checks the SERVICE_STARTED record's mode.
   const learnSupervisor: LearnSupervisor = {
     get: (name) => supervisor.get(name),
-    start: (name, actor, startOptions) => (supervisor.start as LearnSupervisor['start']).call(supervisor, name, actor, startOptions),
+    start: (name, actor, startOptions) => supervisor.start(name, actor, startOptions),
     stop: (name, actor) => supervisor.stop(name, actor),
   }
   const manager = new LearnManager({ config: options.config, prisma: options.prisma, audit: options.audit, supervisor: learnSupervisor })
