@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { DEFAULT_RETENTION } from '../audit/retention-schedule.js'
 import { ConfigError, openBlackhole, type Blackhole, type TlsOptions } from '../server/app.js'
 import { formatError } from '@blackhole/policy'
 import {
@@ -15,7 +16,7 @@ import {
 
 export const SERVE_USAGE = `Usage: blackhole serve [--config FILE] [--rules FILE] [--data DIR] [--host ADDR] [--port N]
                        [--cgroup-parent NAME] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-                       [--allow-insecure-remote]
+                       [--allow-insecure-remote] [--retain-records N] [--retain-days N]
 
 Runs the supervisor, starts every service with autostart and serves the API
 and the dashboard.
@@ -44,6 +45,12 @@ Options:
   --allow-insecure-remote
                  listen on a non-loopback address without TLS, so tokens,
                  passwords and cookies cross the network in clear text
+  --retain-records N
+                 keep at most N audit records; older ones are pruned after
+                 a signed checkpoint, hourly (default: 5000000, 0 for no cap)
+  --retain-days N
+                 prune audit records older than N days (default: 365, 0 for
+                 no age limit)
   -h, --help     show this help
 
 On the first start an admin token is printed once; set BLACKHOLE_ADMIN_TOKEN
@@ -68,6 +75,8 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       'tls-key': { type: 'string' },
       'tls-client-ca': { type: 'string' },
       'allow-insecure-remote': { type: 'boolean' },
+      'retain-records': { type: 'string' },
+      'retain-days': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -81,6 +90,16 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
   const tls = readTlsOptions(values['tls-cert'], values['tls-key'], values['tls-client-ca'])
   const insecureRemote = checkRemoteAccess(host, tls !== null, values['allow-insecure-remote'] === true)
   const port = values.port === undefined ? DEFAULT_PORT : parseInteger('--port', values.port, 0, 65535, SERVE_USAGE)
+  const retainRecords = values['retain-records'] === undefined
+    ? DEFAULT_RETENTION.maxRecords
+    : parseInteger('--retain-records', values['retain-records'], 0, Number.MAX_SAFE_INTEGER, SERVE_USAGE)
+  const retainDays = values['retain-days'] === undefined
+    ? DEFAULT_RETENTION.maxAgeDays
+    : parseInteger('--retain-days', values['retain-days'], 0, 100_000, SERVE_USAGE)
+  const retention = {
+    ...(retainRecords > 0 ? { maxRecords: retainRecords } : {}),
+    ...(retainDays > 0 ? { maxAgeDays: retainDays } : {}),
+  }
   const cgroupParent = values['cgroup-parent']
   if (cgroupParent !== undefined && !CGROUP_NAME.test(cgroupParent)) {
     throw new UsageError(
@@ -116,6 +135,7 @@ export async function serveCommand(args: string[], output: Output): Promise<numb
       dataDir: values.data ?? DEFAULT_DATA_DIR,
       rulesPath: values.rules,
       cgroupRoot: cgroupParent,
+      retention: retainRecords === 0 && retainDays === 0 ? null : retention,
       tls: tls ?? undefined,
       adminToken: process.env.BLACKHOLE_ADMIN_TOKEN,
       print: output.out,

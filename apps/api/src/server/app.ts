@@ -8,6 +8,8 @@ import Database from 'better-sqlite3'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { AuditLog, auditPaths } from '../audit/index.js'
 import { loadHmacKey } from '../audit/keys.js'
+import { DEFAULT_RETENTION, scheduleRetention } from '../audit/retention-schedule.js'
+import type { PruneOptions } from '../audit/retention.js'
 import { openDatabase, type OpenedDatabase } from '../db/client.js'
 import { storeProfiles, type StoredProfile } from '../db/profiles.js'
 import { ensureAdminToken } from '../db/tokens.js'
@@ -70,6 +72,8 @@ export interface BlackholeOptions {
   /** Serve HTTPS with these settings; plain HTTP when absent. */
   tls?: TlsOptions
   limiter?: FailureLimiter
+  /** Audit retention: a record cap and an age limit (DEFAULT_RETENTION unless given), null for none. */
+  retention?: PruneOptions | null
 }
 
 export interface Blackhole {
@@ -133,6 +137,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
   let monitors: Monitors | null = null
   let supervisor: Supervisor | null = null
   let app: FastifyInstance | null = null
+  let stopRetention: (() => Promise<void>) | null = null
   // Closes what is open, and cleans up after a failed start too. Detection
   // stops first so that no rule responds while the services shut down.
   const closeAll = async (actor: string) => {
@@ -141,6 +146,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     // After shutdown, so the services' last exits are still attributed.
     monitors?.stop()
     if (app !== null) await app.close()
+    if (stopRetention !== null) await stopRetention()
     if (audit !== null) await audit.close()
     incidentDb?.close()
     await database.close()
@@ -155,6 +161,13 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
     const paths = auditPaths(dataDir)
     const auditLog = AuditLog.open({ ...paths, hmacKey: loadHmacKey(paths.keyDir), configHash: config.sha256 })
     audit = auditLog
+    const retention = options.retention === undefined ? DEFAULT_RETENTION : options.retention
+    if (retention !== null) {
+      stopRetention = scheduleRetention(auditLog, retention, {
+        info: (message) => console.log(message),
+        error: (message) => console.error(`blackhole: ${message}`),
+      })
+    }
     await auditLog.append({
       type: 'SUPERVISOR_STARTED',
       severity: 'info',

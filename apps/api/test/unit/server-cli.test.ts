@@ -72,6 +72,12 @@ describe('blackhole command line', () => {
     expect(output.stderr[0]).toBe('blackhole: invalid --port "70000": use a whole number from 0 to 65535')
   })
 
+  it('rejects a negative retention', async () => {
+    const output = capture()
+    expect(await main(['serve', '--retain-days=-3'], output)).toBe(2)
+    expect(output.stderr[0]).toBe('blackhole: invalid --retain-days "-3": use a whole number from 0 to 100000')
+  })
+
   it('rejects a cgroup parent with a slash', async () => {
     const output = capture()
     expect(await main(['serve', '--cgroup-parent', '../escape'], output)).toBe(2)
