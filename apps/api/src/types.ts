@@ -13,7 +13,7 @@ export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high',
  * OOM_KILL. Control plane: SUPERVISOR_STARTED, SUPERVISOR_STOPPED,
  * PROFILE_WARNING, AUTH_FAILED, AUDIT_GENESIS, AUDIT_RECOVERED, AUDIT_PRUNED,
  * NOTIFY_DROPPED, SERVICE_READY, CONTROL_REJECTED. Learn mode: LEARN_STARTED,
- * LEARN_COMPLETED, LEARN_APPLIED.
+ * LEARN_COMPLETED, LEARN_APPLIED. ENFORCE_MODE_CHANGED.
  */
 export type EventType = string
 
@@ -68,6 +68,8 @@ export interface ServiceStatus {
   ready: boolean
   /** The last STATUS= text the service sent on its control socket. */
   statusText: string | null
+  /** Seccomp mode of the current or last process: enforce, permissive or disabled; null before the first start. */
+  enforceMode: 'enforce' | 'permissive' | 'disabled' | null
 }
 
 export interface ResourceSample {

@@ -96,9 +96,14 @@ interface ServiceRuntime {
   backoffMs: number
   startedAtMs: number
   oomKills: number
+  /** Mode set at runtime through setEnforceMode; used by every launch, restarts included, until cleared. */
+  modeOverride: EnforceMode | null
   /** Serialises actions on one service. */
   queue: Promise<unknown>
 }
+
+// Higher is stricter; a change to a lower mode is recorded at high severity.
+const MODE_STRENGTH: Record<EnforceMode, number> = { disabled: 0, permissive: 1, enforce: 2 }
 
 const MIN_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
@@ -225,6 +230,32 @@ export class Supervisor extends EventEmitter {
       await this.launch(runtime, actor, options.enforceMode)
       return this.get(name)
     })
+  }
+
+  /**
+   * Switches the seccomp mode of one service (enforce, permissive or
+   * disabled) without changing its profile. A seccomp filter cannot be
+   * changed once installed, so a running service restarts in the new mode;
+   * a stopped one takes it at its next start. The mode stays in force across
+   * restarts until it is set back to the profile's own mode.
+   */
+  async setEnforceMode(name: string, mode: EnforceMode, actor: string): Promise<ServiceStatus> {
+    const runtime = this.runtime(name)
+    const state = runtime.status.state
+    if (state === 'isolated') throw new InvalidStateError(`cannot change the mode of "${name}" while it is isolated; resume it first`)
+    if (state === 'starting' || state === 'stopping') throw new InvalidStateError(`cannot change the mode of "${name}" while it is ${state}`)
+    const profileMode = this.profile(runtime).enforceMode
+    const previous = runtime.modeOverride ?? profileMode
+    runtime.modeOverride = mode === profileMode ? null : mode
+    const weakened = MODE_STRENGTH[mode] < MODE_STRENGTH[previous]
+    await this.safeRecord({
+      service: name, pid: runtime.status.pid, type: 'ENFORCE_MODE_CHANGED', severity: weakened ? 'high' : 'info', actor,
+      description: `${name} seccomp mode set from ${previous} to ${mode}` + (state === 'running' ? '; restarting' : '; applies at its next start'),
+      metadata: { previous, mode, profileMode, restart: state === 'running' },
+    })
+    if (state !== 'running') return this.get(name)
+    await this.stop(name, actor)
+    return this.start(name, actor)
   }
 
   /** Stops a service: SIGTERM to its process group, SIGKILL after the grace period. */
@@ -384,8 +415,9 @@ export class Supervisor extends EventEmitter {
 
   // ---- launch ----
 
-  private async launch(runtime: ServiceRuntime, actor: string, enforceMode?: EnforceMode): Promise<void> {
+  private async launch(runtime: ServiceRuntime, actor: string, requestedMode?: EnforceMode): Promise<void> {
     const { name, definition } = runtime
+    const enforceMode = requestedMode ?? runtime.modeOverride ?? undefined
     const config = enforceMode === undefined ? this.config : withEnforceMode(this.config, definition.profile, enforceMode)
     runtime.intent = null
     runtime.reaped = false
@@ -447,6 +479,7 @@ export class Supervisor extends EventEmitter {
       this.writeRunFile(runtime, child.pid, prepared.identity.uid, prepared.identity.gid)
       this.setStatus(runtime, {
         state: 'running', pid: child.pid, uid: prepared.identity.uid, gid: prepared.identity.gid,
+        enforceMode: prepared.profile.enforceMode,
         startedAt: new Date(runtime.startedAtMs).toISOString(),
       })
       this.logger.info(`started ${name} as pid ${child.pid} (uid ${prepared.identity.uid})`)
@@ -851,6 +884,7 @@ function newRuntime(name: string, definition: ServiceDefinition): ServiceRuntime
     backoffMs: MIN_BACKOFF_MS,
     startedAtMs: 0,
     oomKills: 0,
+    modeOverride: null,
     queue: Promise.resolve(),
   }
 }
@@ -859,7 +893,7 @@ function initialStatus(name: string, definition: ServiceDefinition): ServiceStat
   return {
     name, profile: definition.profile, state: 'stopped', pid: null, uid: null, gid: null, blocked: false,
     startedAt: null, exitCode: null, exitSignal: null, restarts: 0, lastError: null,
-    command: [definition.command, ...definition.args], ready: false, statusText: null,
+    command: [definition.command, ...definition.args], ready: false, statusText: null, enforceMode: null,
   }
 }
 

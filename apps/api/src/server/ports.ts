@@ -29,6 +29,8 @@ export interface SupervisorPort {
   resume(name: string, actor: string): Promise<unknown>
   block(name: string, actor: string, reason?: string): Promise<unknown>
   unblock(name: string, actor: string): Promise<unknown>
+  /** Switches a service's seccomp mode; a running service restarts in it. */
+  setEnforceMode(name: string, mode: EnforceMode, actor: string): Promise<unknown>
   /** Adds a service or replaces its definition; returns true for a new service. */
   define(name: string, definition: ServiceDefinition): boolean
   /** Removes a stopped service; throws INVALID_STATE for one with a process. */

@@ -1,4 +1,4 @@
-import type { Config, Profile } from '@blackhole/policy'
+import type { Config, EnforceMode, Profile } from '@blackhole/policy'
 import type { FastifyInstance } from 'fastify'
 import { currentProfileYaml } from '../db/profiles.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
@@ -27,6 +27,13 @@ const nameParams = {
 } as const
 
 const emptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const
+
+const enforceModeBody = {
+  type: 'object',
+  properties: { mode: { type: 'string', enum: ['enforce', 'permissive', 'disabled'] } },
+  required: ['mode'],
+  additionalProperties: false,
+} as const
 
 /** Throws INVALID_REQUEST for a body other than none or `{}`: actions take no body. */
 function rejectBody(body: unknown): void {
@@ -119,6 +126,21 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDependencies): v
 
   app.get<{ Params: NameParams }>('/api/v1/services/:name', { schema: { params: nameParams } }, async (request) =>
     supervisor.get(request.params.name),
+  )
+
+  // Weakening a service's seccomp mode is a policy decision, so it needs admin.
+  app.post<{ Params: NameParams; Body: { mode: EnforceMode } }>(
+    '/api/v1/services/:name/enforce-mode',
+    {
+      config: { role: 'admin' },
+      schema: { params: nameParams, querystring: emptyQuery, body: enforceModeBody },
+    },
+    async (request) => {
+      const { name } = request.params
+      supervisor.get(name)
+      await supervisor.setEnforceMode(name, request.body.mode, actorOf(request))
+      return { service: supervisor.get(name) }
+    },
   )
 
   for (const action of SERVICE_ACTIONS) {

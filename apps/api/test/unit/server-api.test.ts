@@ -160,6 +160,48 @@ describe('REST API', () => {
     expect(response.json().message).toContain('identity')
   })
 
+  it('sets the mode of a stopped service', async () => {
+    const response = await blackhole.app.inject({
+      method: 'POST',
+      url: '/api/v1/services/identity/enforce-mode',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      payload: { mode: 'permissive' },
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().service.state).toBe('stopped')
+    const [changed] = blackhole.audit.query({ type: 'ENFORCE_MODE_CHANGED', limit: 1 })
+    expect(changed?.severity).toBe('high')
+    expect(changed?.metadata).toMatchObject({ previous: 'enforce', mode: 'permissive', restart: false })
+    const back = await blackhole.app.inject({
+      method: 'POST',
+      url: '/api/v1/services/identity/enforce-mode',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      payload: { mode: 'enforce' },
+    })
+    expect(back.statusCode).toBe(200)
+  })
+
+  it('rejects an unknown mode naming the field', async () => {
+    const response = await blackhole.app.inject({
+      method: 'POST',
+      url: '/api/v1/services/identity/enforce-mode',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      payload: { mode: 'audit' },
+    })
+    expect(response.statusCode).toBe(400)
+    expect(response.json().message).toContain('body.mode')
+  })
+
+  it('leaves the mode switch to admins', async () => {
+    const response = await blackhole.app.inject({
+      method: 'POST',
+      url: '/api/v1/services/identity/enforce-mode',
+      headers: { ...auth(viewerToken), 'content-type': 'application/json' },
+      payload: { mode: 'disabled' },
+    })
+    expect(response.statusCode).toBe(403)
+  })
+
   it('rejects a non-numeric limit naming the field', async () => {
     const response = await blackhole.app.inject({ method: 'GET', url: '/api/v1/events?limit=abc', headers: auth() })
     expect(response.statusCode).toBe(400)

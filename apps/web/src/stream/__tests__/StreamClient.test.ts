@@ -80,6 +80,7 @@ function service(name: string, state: ServiceStatus['state']): ServiceStatus {
     command: [],
     ready: false,
     statusText: null,
+    enforceMode: null,
   }
 }
 

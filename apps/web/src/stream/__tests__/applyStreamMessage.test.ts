@@ -21,6 +21,7 @@ function service(name: string, state: ServiceStatus['state']): ServiceStatus {
     command: ['/bin/sleep', 'infinity'],
     ready: false,
     statusText: null,
+    enforceMode: null,
   }
 }
 
