@@ -7,56 +7,21 @@
 //   pnpm exec tsx bench/api/events-query.ts [records] [repeats]
 
 import { performance } from 'node:perf_hooks'
-import { AuditLog, auditPaths, loadHmacKey } from '../../apps/api/src/audit/index.js'
 import { openBlackhole } from '../../apps/api/src/server/app.js'
-import type { AuditInput } from '../../apps/api/src/types.js'
 import { benchFolder, formatMs, percentile } from './common.js'
+import { fill } from './fill.js'
 
 const records = Number(process.argv[2] ?? 1_000_000)
 const repeats = Number(process.argv[3] ?? 200)
 if (!Number.isInteger(records) || records < 1000 || !Number.isInteger(repeats) || repeats < 1) {
   throw new Error(`usage: tsx bench/api/events-query.ts [records >= 1000] [repeats >= 1]; got ${process.argv.slice(2).join(' ')}`)
 }
-const PRODUCERS = 1000
 const ADMIN_TOKEN = 'bh_bench-events-query-admin-token'
-
-// 16 services; one record in 10 is a high-severity ACCESS_DENIED and one in
-// 10,000 an OOM_KILL, the rare type a filter has to dig for.
-function input(index: number): AuditInput {
-  const rare = index % 10_000 === 0
-  const denied = index % 10 === 0
-  return {
-    service: `svc-${index % 16}`,
-    pid: 10_000 + (index % 500),
-    type: rare ? 'OOM_KILL' : denied ? 'ACCESS_DENIED' : 'SYSCALL_OBSERVED',
-    severity: rare ? 'critical' : denied ? 'high' : 'info',
-    description: `connect(3, 10.0.0.${index % 250}:443) by worker ${index % 64}`,
-    metadata: { syscall: 'connect', nr: 42, args: [3, `10.0.0.${index % 250}`, 443], index },
-    actor: 'supervisor',
-  }
-}
-
-async function fill(dataDir: string): Promise<number> {
-  const paths = auditPaths(dataDir)
-  const log = AuditLog.open({ ...paths, hmacKey: loadHmacKey(paths.keyDir) })
-  const started = performance.now()
-  let next = 0
-  const producer = async () => {
-    while (next < records) {
-      const index = next++
-      await log.append(input(index))
-      if (index > 0 && index % 100_000 === 0) process.stderr.write(`  appended ${index}\n`)
-    }
-  }
-  await Promise.all(Array.from({ length: PRODUCERS }, producer))
-  await log.close()
-  return (performance.now() - started) / 1000
-}
 
 const folder = benchFolder('blackhole-bench-events-')
 try {
   process.stderr.write(`appending ${records} records through the AuditLog\n`)
-  const fillSeconds = await fill(folder.dataDir)
+  const fillSeconds = await fill(folder.dataDir, records)
   const blackhole = await openBlackhole({
     configPath: folder.configPath,
     dataDir: folder.dataDir,
