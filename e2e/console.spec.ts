@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
 import { e2eServer } from './server.js'
+import { signInThroughApi } from './signIn.js'
 
 // The console's pages against the real server that global-setup.ts starts.
 // Each test returns the services to running, as dashboard.spec.ts expects.
 
+/** Signs in as admin and opens the page at `hash`. */
 async function signIn(page: Page, hash = ''): Promise<void> {
-  const { url, token } = e2eServer()
-  await page.goto(`${url}/${hash}`)
-  await page.getByLabel('API token').fill(token)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('navigation', { name: 'Pages' })).toBeVisible()
+  await signInThroughApi(page, undefined, hash)
 }
 
 function api(request: APIRequestContext) {

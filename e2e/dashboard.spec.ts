@@ -1,10 +1,18 @@
 import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test'
 import { e2eServer } from './server.js'
+import { signInThroughApi, signInThroughForm, submitLoginForm } from './signIn.js'
 
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.goto(e2eServer().url)
-  await page.getByLabel('API token').fill(token)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+/** Signs in as admin; the form itself is tested by the login tests. */
+async function signIn(page: Page): Promise<void> {
+  await signInThroughApi(page)
+}
+
+/** Returns the localStorage and sessionStorage entries of the page. */
+async function webStorage(page: Page): Promise<string[]> {
+  return page.evaluate(() => [
+    ...Object.entries(localStorage).map(([key, value]) => `localStorage ${key}=${value}`),
+    ...Object.entries(sessionStorage).map(([key, value]) => `sessionStorage ${key}=${value}`),
+  ])
 }
 
 function serviceRow(page: Page, name: string) {
@@ -93,9 +101,20 @@ async function confirmAction(page: Page, action: string, service: string): Promi
 // The tests share one server and run in file order on one worker. A test
 // that changes a service returns it to running, and a failed test does not
 // skip the ones after it.
-// NOTE: the server returns 429 for every request from an address after 10
-// failed authentications in a minute, valid token or not. The wrong-token
-// tests below cause about five, so add new ones with care.
+// NOTE: the server returns 429 for requests from an address after 10
+// failed authentications in a minute, except those with a valid token or
+// session. The wrong-token tests below cause about eight, and every page
+// load without a session cookie adds one, so add new ones with care.
+
+/**
+ * Matches the login form's notice after a failed request: the server's
+ * reason, or its rate-limit message when the earlier failures of the
+ * suite reached the limit first.
+ */
+function signedOutMessage(reason: string): RegExp {
+  const escaped = reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`^Signed out: (${escaped}|too many failed authentication attempts from this address)`)
+}
 
 test('login rejects a wrong token', async ({ page, request }) => {
   const { url } = e2eServer()
@@ -105,31 +124,58 @@ test('login rejects a wrong token', async ({ page, request }) => {
   expect(response.status()).toBe(401)
   const body = (await response.json()) as { error: string; message: string }
 
-  await signIn(page, 'not-the-token')
+  await page.goto(url)
+  await submitLoginForm(page, { token: 'not-the-token' })
   await expect(page.getByRole('alert')).toHaveText(body.message)
   await expect(page.getByLabel('API token')).toBeVisible()
-  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
-  expect(stored).toBeNull()
+  expect(await webStorage(page)).toEqual([])
+  expect(await page.context().cookies()).toEqual([])
 })
 
-test('login and logout keep the token per tab', async ({ page }) => {
-  const { token } = e2eServer()
-  await signIn(page, token)
+test('login keeps the session in a cookie', async ({ page, request }) => {
+  const { url, token } = e2eServer()
+  await signInThroughForm(page, { token })
   await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
   await expect(page.getByTestId('connection-status')).toHaveText('Live')
   await expect(page.getByLabel('Host facts')).toBeVisible()
+  await expect(page.getByTestId('account-user')).toHaveText('admin')
+  await expect(page.getByTestId('account-role')).toHaveText('admin')
+
+  const cookies = await page.context().cookies()
+  expect(cookies.map((cookie) => cookie.name)).toEqual(['blackhole_session'])
+  const cookie = cookies[0]!
+  expect(cookie.httpOnly).toBe(true)
+  expect(cookie.sameSite).toBe('Strict')
+  expect(await page.evaluate(() => document.cookie)).not.toContain(cookie.value)
+  expect(await page.evaluate(() => document.cookie)).not.toContain('blackhole_session')
+  expect(await webStorage(page)).toEqual([])
+  const html = await page.content()
+  expect(html).not.toContain(token)
 
   await page.reload()
   await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  await expect(page.getByTestId('account-role')).toHaveText('admin')
+
+  const sessionCookie = `blackhole_session=${cookie.value}`
+  const before = await request.get(`${url}/api/v1/auth/session`, { headers: { cookie: sessionCookie } })
+  expect(before.status()).toBe(200)
 
   await page.getByRole('button', { name: 'Log out' }).click()
-  await expect(page.getByLabel('API token')).toBeVisible()
-  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
-  expect(stored).toBeNull()
+  await expect(page.getByLabel('User name')).toBeVisible()
+  expect(await page.context().cookies()).toEqual([])
+  expect(await webStorage(page)).toEqual([])
+  const after = await request.get(`${url}/api/v1/auth/session`, { headers: { cookie: sessionCookie } })
+  expect(after.status()).toBe(401)
+  const afterBody = (await after.json()) as { error: string }
+  expect(afterBody.error).toBe('UNAUTHORIZED')
+
+  // A reload after logout stays on the login page.
+  await page.reload()
+  await expect(page.getByLabel('User name')).toBeVisible()
 })
 
 test('services show state and live metrics', async ({ page }) => {
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(serviceState(page, 'identity')).toHaveText('running')
   await expect(serviceState(page, 'storage')).toHaveText('running')
   await expect(serviceRow(page, 'identity').locator('td[data-label="PID"]')).toHaveText(/^\d+$/)
@@ -144,6 +190,7 @@ test('services show state and live metrics', async ({ page }) => {
 
 test('dialogs work from the keyboard', async ({ page }) => {
   await page.goto(e2eServer().url)
+  await page.getByRole('radio', { name: 'Token' }).check()
   await page.getByLabel('API token').fill(e2eServer().token)
   await page.keyboard.press('Enter')
   await expect(serviceState(page, 'storage')).toHaveText('running')
@@ -163,7 +210,7 @@ test('dialogs work from the keyboard', async ({ page }) => {
 
 test('narrow window has no sideways scroll', async ({ page }) => {
   await page.setViewportSize({ width: 420, height: 900 })
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(serviceState(page, 'identity')).toBeVisible()
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   expect(overflow).toBeLessThanOrEqual(0)
@@ -179,7 +226,7 @@ test('stream reconnects after a drop', async ({ page }) => {
     routes.push(route)
     route.connectToServer()
   })
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   const status = page.getByTestId('connection-status')
   await expect(status).toHaveText('Live')
   expect(routes).toHaveLength(1)
@@ -210,10 +257,11 @@ test('hidden tab pauses metrics', async ({ page }) => {
     })
   })
   const lastSubscribe = () => sent.filter((message) => message.type === 'subscribe').at(-1) ?? null
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   const status = page.getByTestId('connection-status')
   await expect(status).toHaveText('Live')
-  expect(sent[0]?.type).toBe('auth')
+  // The cookie authenticates the socket, so the client sends nothing before hello.
+  expect(sent.filter((message) => message.type === 'auth')).toEqual([])
   expect(lastSubscribe()).toBeNull()
 
   await setVisibility(page, 'hidden')
@@ -225,23 +273,27 @@ test('hidden tab pauses metrics', async ({ page }) => {
   await expect.poll(lastSubscribe).toEqual({ type: 'subscribe', topics: ['events', 'metrics', 'services'] })
 })
 
-test('stream rejects a bad token', async ({ page }) => {
-  // The REST calls keep the right token; only the socket's auth message
-  // is swapped, so the real server closes the stream with 4401.
+test('stream rejection shows the login page', async ({ page }) => {
+  const routes: WebSocketRoute[] = []
   await page.routeWebSocket(/\/api\/v1\/stream$/, (route) => {
-    const server = route.connectToServer()
-    route.onMessage((message) => {
-      const parsed = JSON.parse(String(message)) as { type: string }
-      server.send(parsed.type === 'auth' ? JSON.stringify({ ...parsed, token: 'not-the-token' }) : message)
-    })
+    routes.push(route)
+    route.connectToServer()
   })
-  await signIn(page, e2eServer().token)
-  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
-  await expect(page.getByTestId('connection-status')).toHaveText('Stream rejected the token')
+  await signIn(page)
+  await expect(page.getByTestId('connection-status')).toHaveText('Live')
+
+  // A cookie the server does not know, as after a server-side sign-out;
+  // the reconnect gets close code 4401 and the session check then a 401.
+  const { url } = e2eServer()
+  await page.context().addCookies([{ name: 'blackhole_session', value: 'not-a-session', url }])
+  await routes[0]!.close({ code: 4000, reason: 'dropped by the test' })
+  await expect(page.getByLabel('User name')).toBeVisible()
+  await expect(page.getByRole('status')).toHaveText(signedOutMessage('invalid or expired session; sign in again'))
+  expect(routes).toHaveLength(2)
 })
 
 test('a 401 after sign-in signs out', async ({ page }) => {
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(serviceState(page, 'storage')).toHaveText('running')
   await openService(page, 'storage')
   await page.route('**/api/v1/**', (route) =>
@@ -249,14 +301,13 @@ test('a 401 after sign-in signs out', async ({ page }) => {
   )
 
   await confirmAction(page, 'Isolate', 'storage')
-  await expect(page.getByLabel('API token')).toBeVisible()
-  await expect(page.getByRole('status')).toHaveText(/^Signed out: .+/)
-  const stored = await page.evaluate(() => sessionStorage.getItem('blackhole.token'))
-  expect(stored).toBeNull()
+  await expect(page.getByLabel('User name')).toBeVisible()
+  await expect(page.getByRole('status')).toHaveText(signedOutMessage('invalid or revoked token'))
+  expect(await webStorage(page)).toEqual([])
 })
 
 test('paused feed holds new events', async ({ page, request }) => {
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(page.getByTestId('connection-status')).toHaveText('Live')
   await expect(page.getByTestId('event-row').first()).toBeVisible()
   await expect(serviceState(page, 'storage')).toHaveText('running')
@@ -279,7 +330,7 @@ test('paused feed holds new events', async ({ page, request }) => {
 })
 
 test('isolate and resume storage', async ({ page, request }) => {
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(serviceState(page, 'storage')).toHaveText('running')
   // Only start and resume stay in the overview; the rest need the service page.
   await expect(serviceRow(page, 'storage').getByRole('button', { name: 'Isolate storage' })).toHaveCount(0)
@@ -306,7 +357,7 @@ test('isolate and resume storage', async ({ page, request }) => {
 
 test('action shows the API error', async ({ page, request }) => {
   const { url, token } = e2eServer()
-  await signIn(page, token)
+  await signIn(page)
   await expect(serviceState(page, 'storage')).toHaveText('running')
   await openService(page, 'storage')
 
@@ -332,7 +383,7 @@ test('action shows the API error', async ({ page, request }) => {
 })
 
 test('terminate and start identity', async ({ page, request }) => {
-  await signIn(page, e2eServer().token)
+  await signIn(page)
   await expect(serviceState(page, 'identity')).toHaveText('running')
   const before = await newestSeq(request)
   await openService(page, 'identity')

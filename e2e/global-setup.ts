@@ -5,7 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { publishServer, serverProcess } from './server.js'
+import { publishServer, serverProcess, type E2eAccount } from './server.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const e2eDir = fileURLToPath(new URL('.', import.meta.url))
@@ -78,9 +78,32 @@ async function waitForHealth(url: string, exited: () => string | null, logFile: 
   throw new Error(`${url}/api/v1/health was not ok after ${healthTimeoutMs} ms (${lastError}):\n${logTail(logFile)}`)
 }
 
+/** Sends an admin request to the server and returns its JSON body; throws on any status but 201. */
+async function adminCreate(url: string, token: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${url}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  const text = await response.text()
+  if (response.status !== 201) throw new Error(`POST ${path} returned ${response.status}: ${text}`)
+  return JSON.parse(text) as Record<string, unknown>
+}
+
+/** Creates a user with `role`, a random password and a token of the same role. */
+async function createAccount(url: string, adminToken: string, role: 'viewer' | 'operator'): Promise<E2eAccount> {
+  const name = `e2e-${role}`
+  const password = randomBytes(12).toString('hex')
+  await adminCreate(url, adminToken, '/users', { name, role, password })
+  const created = await adminCreate(url, adminToken, '/tokens', { name: `${name}-token`, role, user: name })
+  if (typeof created.token !== 'string') throw new Error(`POST /tokens returned no token: ${JSON.stringify(created)}`)
+  return { name, password, token: created.token }
+}
+
 /**
  * Builds the dashboard and starts `bin/blackhole serve` with the example
- * services, a fresh data directory, a free port and a random admin token.
+ * services, a fresh data directory, a free port and a random admin token,
+ * then creates a viewer and an operator account through the API.
  */
 export default async function globalSetup(): Promise<void> {
   try {
@@ -127,6 +150,10 @@ export default async function globalSetup(): Promise<void> {
 
   // Published before the wait, so teardown also stops a server that never
   // became healthy.
-  publishServer({ url, token, pid: child.pid, dataDir, logFile })
+  const server = { url, token, pid: child.pid, dataDir, logFile, accounts: null }
+  publishServer(server)
   await waitForHealth(url, () => exit, logFile)
+  const viewer = await createAccount(url, token, 'viewer')
+  const operator = await createAccount(url, token, 'operator')
+  publishServer({ ...server, accounts: { viewer, operator } })
 }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
 import { e2eServer } from './server.js'
+import { signInThroughApi } from './signIn.js'
 
 // Screenshots of every page for a look at the layout with real data. They
 // go to CONSOLE_SHOTS_DIR when set, else to this test's output folder.
@@ -22,10 +23,8 @@ const pages: { name: string; hash: string; ready: (page: Page) => Promise<void> 
 test('screenshots of each page', async ({ page }) => {
   const folder = process.env.CONSOLE_SHOTS_DIR ?? test.info().outputPath('shots')
   mkdirSync(folder, { recursive: true })
-  const { url, token } = e2eServer()
-  await page.goto(url)
-  await page.getByLabel('API token').fill(token)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  const { url } = e2eServer()
+  await signInThroughApi(page)
   for (const theme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: theme })
     for (const width of [1280, 420]) {

@@ -1,9 +1,20 @@
 import type { ChildProcess } from 'node:child_process'
 
+/** A user with a password and a token of the same role, created by global setup. */
+export interface E2eAccount {
+  name: string
+  password: string
+  /** A token of the same role, owned by this user. */
+  token: string
+}
+
 /** What global setup hands to the tests and to global teardown. */
 export interface E2eServer {
   url: string
+  /** The admin token, BLACKHOLE_ADMIN_TOKEN of the server. */
   token: string
+  /** Null until global setup has created them. */
+  accounts: { viewer: E2eAccount; operator: E2eAccount } | null
   pid: number
   dataDir: string
   logFile: string

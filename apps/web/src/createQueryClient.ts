@@ -10,10 +10,17 @@ import { sessionStore } from './auth/sessionStore.js'
  */
 export function createQueryClient(): QueryClient {
   const signOutOnUnauthorized = (error: unknown) => {
-    if (!isUnauthorized(error)) return
     const { status } = sessionStore.getSnapshot()
     if (status === 'signedOut') return
-    sessionStore.signOut(status === 'signedIn' ? `Signed out: ${(error as Error).message}` : null)
+    // The server lets a valid session through a rate-limited address, so
+    // RATE_LIMITED also means the cookie failed. A page load without a
+    // cookie counts as a failure there, so even the first check can get it;
+    // a valid token still signs in while the address is limited.
+    const limited = error instanceof ApiError && error.code === 'RATE_LIMITED'
+    if (!isUnauthorized(error) && !limited) return
+    const message = (error as Error).message
+    if (status === 'signedIn') sessionStore.signOut(`Signed out: ${message}`)
+    else sessionStore.signOut(limited ? message : null)
     queryClient.clear()
   }
   const queryClient: QueryClient = new QueryClient({

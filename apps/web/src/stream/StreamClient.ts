@@ -30,7 +30,7 @@ export interface StreamClientOptions {
    * queue keeps, so the caller should refetch services and events.
    */
   onGap?: () => void
-  /** Called when the server closes with authRejectedCode, so the caller can check the session. */
+  /** Called when the server closes with authRejectedCode or rateLimitedCode, so the caller can check the session. */
   onRejected?: () => void
   /** Injected so tests can run the client without a browser socket. */
   createSocket?: (url: string) => WebSocket
@@ -39,6 +39,13 @@ export interface StreamClientOptions {
 
 /** The server closes with this code when the session cookie (or auth message) is missing or wrong. */
 export const authRejectedCode = 4401
+
+/**
+ * The server closes with this code when the credentials failed and the
+ * address is rate limited. A valid session passes the limit, so this also
+ * means the cookie failed, and retrying would only add failures.
+ */
+export const rateLimitedCode = 4429
 
 // WebSocket.CONNECTING and OPEN, spelled out because Node 20 (the test
 // runner) has no global WebSocket.
@@ -54,9 +61,10 @@ const hiddenTopics = ['events', 'services']
 /**
  * A WebSocket client for /api/v1/stream. The server authenticates the
  * handshake by its session cookie and sends hello once it accepts it, so the
- * client sends no auth message. It reconnects with exponential backoff after any close other than an auth
- * rejection, and while paused it unsubscribes from metrics and queues other
- * messages until resume.
+ * client sends no auth message. It reconnects with exponential backoff
+ * after any close other than an auth rejection or rate limit, and while
+ * paused it unsubscribes from metrics and queues other messages until
+ * resume.
  */
 export class StreamClient {
   private readonly options: StreamClientOptions
@@ -135,7 +143,7 @@ export class StreamClient {
       this.socket = null
       const lastClose = `${event.code}${event.reason ? ` ${event.reason}` : ''}`
       if (this.stopped) return
-      if (event.code === authRejectedCode) {
+      if (event.code === authRejectedCode || event.code === rateLimitedCode) {
         this.update({ status: 'rejected', retryAt: null, lastClose })
         this.options.onRejected?.()
         return

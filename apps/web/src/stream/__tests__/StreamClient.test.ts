@@ -182,6 +182,17 @@ describe('StreamClient', () => {
     expect(sockets).toHaveLength(1)
   })
 
+  it('should stop retrying on 4429', () => {
+    const { client, sockets, lastState, rejections } = setup()
+    client.start()
+    sockets[0]!.open()
+    sockets[0]!.drop(4429, 'too many failed authentication attempts')
+    expect(lastState().status).toBe('rejected')
+    expect(rejections).toEqual([1])
+    vi.advanceTimersByTime(60_000)
+    expect(sockets).toHaveLength(1)
+  })
+
   it('should not report other closes as rejected', () => {
     const { client, sockets, rejections } = setup()
     client.start()
