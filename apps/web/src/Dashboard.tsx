@@ -14,7 +14,7 @@ import { ConnectionStatus } from './stream/ConnectionStatus.js'
 import { useStream } from './stream/useStream.js'
 import { ThemeToggle } from './ui/ThemeToggle.js'
 
-/** The signed-in view: the header with navigation and the account, then the page in the URL hash. */
+/** Renders the signed-in view: the header with navigation and the account, then the page in the URL hash. */
 export function Dashboard({ session }: { session: Session }) {
   const stream = useStream(true)
   const route = useRoute()

@@ -4,7 +4,7 @@ import { useSignIn, type Credentials } from './useSignIn.js'
 
 type Method = 'password' | 'token'
 
-/** The sign-in form: a user name and password, or an API token. */
+/** Renders the sign-in form, which takes a user name and password or an API token. */
 export function LoginForm({ notice }: { notice: string | null }) {
   const [method, setMethod] = useState<Method>('password')
   const [name, setName] = useState('')

@@ -3,7 +3,7 @@ import { apiRequest } from '../api/apiRequest.js'
 import { sessionStore } from './sessionStore.js'
 
 /**
- * Ends the session with POST /api/v1/auth/logout, then forgets it and
+ * Ends the session with POST /api/v1/auth/logout, then clears it and
  * every cached response. A failed logout leaves the dashboard signed in
  * with the error, because the cookie would still work.
  */

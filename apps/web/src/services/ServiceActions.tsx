@@ -102,8 +102,8 @@ export interface ServiceActionsProps {
 }
 
 /**
- * The action buttons of one service, each behind a confirmation dialog.
- * Viewers get none, since every action needs the operator role.
+ * Renders the action buttons of one service, each behind a confirmation
+ * dialog. Viewers get none, because every action needs the operator role.
  */
 export function ServiceActions({ service, available, showRecord = false }: ServiceActionsProps) {
   const [pending, setPending] = useState<OfferedAction | null>(null)
