@@ -9,7 +9,7 @@ import { sessionStore } from './sessionStore.js'
  */
 export async function fetchSession(signal?: AbortSignal): Promise<Session> {
   const session = await sendRequest<Session>('/auth/session', { signal })
-  // A sign-out while the request ran wins over its late answer.
+  // A sign-out while the request ran wins over its late response.
   if (sessionStore.getSnapshot().status !== 'signedOut') sessionStore.signIn(session)
   return session
 }

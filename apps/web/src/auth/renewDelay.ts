@@ -10,8 +10,8 @@ const maxTimerMs = 2 ** 31 - 1
 /**
  * Returns the milliseconds to wait before renewing a session that lapses at
  * `expiresAt` (an ISO time), so the renewal lands `renewMarginMs` before
- * it. A session without an expiry, or with an unreadable one, is not
- * renewed, and false says so.
+ * it. For a session without an expiry, or with an unreadable one, it
+ * returns false, which means no renewal.
  */
 export function renewDelay(expiresAt: string | null, now: number): number | false {
   if (expiresAt === null) return false

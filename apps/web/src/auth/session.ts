@@ -1,4 +1,4 @@
-/** The three roles the server knows, lowest first. */
+/** The three roles the server defines, lowest first. */
 export type Role = 'viewer' | 'operator' | 'admin'
 
 /** The body of POST /api/v1/auth/login and GET /api/v1/auth/session. */

@@ -1,9 +1,9 @@
 import type { Session } from './session.js'
 
-// The signed-in session lives in this module's memory only: the session id
+// The signed-in session lives in this module's memory only. The session id
 // is in an httpOnly cookie the page cannot read, and the CSRF token is
-// never written to localStorage or sessionStorage, so a reload asks the
-// server again with GET /api/v1/auth/session. useSession reads this
+// never written to localStorage or sessionStorage, so a reload requests
+// the session again with GET /api/v1/auth/session. useSession reads this
 // framework-free store with useSyncExternalStore.
 
 export type SessionStatus = 'loading' | 'signedOut' | 'signedIn'
