@@ -6,7 +6,7 @@
 // below 1024.
 
 import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { closeFd, LaunchError, listenTcp, listenUnix } from '@blackhole/native'
 import type { ListenSocket } from '@blackhole/policy'
 
@@ -63,9 +63,7 @@ function bindUnix(socket: Extract<ListenSocket, { kind: 'unix' }>, owner: { uid:
     )
   }
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o750 })
-    chownSync(dir, 0, owner.gid)
-    chmodSync(dir, 0o750)
+    prepareSocketDir(dir, path, owner.gid)
     removeStaleSocket(path)
   } catch (error) {
     if (error instanceof LaunchError) throw error
@@ -83,6 +81,37 @@ function bindUnix(socket: Extract<ListenSocket, { kind: 'unix' }>, owner: { uid:
     throw new LaunchError('listen socket', Math.abs(err.errno ?? 5), err.code ?? 'EIO', `failed to set the owner and mode: ${err.message}`, path)
   }
   return { fd, name: socket.name, kind: 'unix', address: path, port: null, path }
+}
+
+/**
+ * Creates the socket's 0750 root:GID folder, or reuses one an earlier run
+ * created. An existing folder with any other owner or mode is rejected and
+ * left as it is: the supervisor runs as root, so changing it would open or
+ * close a host folder on a profile's say-so.
+ */
+function prepareSocketDir(dir: string, path: string, gid: number): void {
+  let existing: ReturnType<typeof lstatSync> | null = null
+  try {
+    existing = lstatSync(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  if (existing !== null) {
+    const ours = existing.isDirectory() && existing.uid === 0 && existing.gid === gid && (existing.mode & 0o7777) === 0o750
+    if (ours) return
+    throw new LaunchError(
+      'listen socket', 17, 'EEXIST',
+      `the folder ${dir} already exists and is not a socket folder made for this service (root:${gid}, mode 0750); ` +
+        'Blackhole does not change the owner or mode of an existing folder',
+      path,
+      `Use a path in a folder that does not exist yet, such as ${dir}/${basename(path, '.sock')}/${basename(path)}`,
+    )
+  }
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 })
+  // Not recursive: a folder someone else creates in the meantime fails with EEXIST instead of being taken over.
+  mkdirSync(dir, { mode: 0o750 })
+  chownSync(dir, 0, gid)
+  chmodSync(dir, 0o750)
 }
 
 /** Unlinks a socket file left by an earlier run; any other kind of file is an error. */

@@ -4,7 +4,7 @@
 // their files removed when the service ends.
 
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -21,6 +21,8 @@ const cgroupRoot = `blackhole-listentest-${process.pid}`
 const layout = detectLayout()
 const socketDir = `/run/blackhole-listentest-${process.pid}`
 const socketPath = `${socketDir}/app.sock`
+// A host folder that exists before the launch; the supervisor must leave it alone.
+const existingDir = `/run/blackhole-listentest-existing-${process.pid}`
 
 // Prints the activation variables, tries to bind port 80 itself, then
 // sends an HTTP response to every connection on descriptor 3.
@@ -77,6 +79,11 @@ security_profiles:
     network:
       listen:
         - unix:/run/app.sock
+  takeover:
+    network:
+      allow_unix_sockets: true
+      listen:
+        - unix:${existingDir}/svc.sock
 services:
   web:
     profile: web
@@ -90,6 +97,11 @@ services:
     autostart: false
   badpath:
     profile: badpath
+    command: /bin/sleep
+    args: ['30']
+    autostart: false
+  takeover:
+    profile: takeover
     command: /bin/sleep
     args: ['30']
     autostart: false
@@ -155,6 +167,7 @@ beforeAll(() => {
 
 afterAll(() => {
   rmSync(socketDir, { recursive: true, force: true })
+  rmSync(existingDir, { recursive: true, force: true })
   for (const mount of new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])) {
     const dir = join(mount, cgroupRoot)
     if (existsSync(dir)) rmdirSync(dir)
@@ -257,6 +270,19 @@ describe('socket activation', () => {
     } finally {
       closeFd(holder)
     }
+  })
+
+  it('leaves an existing host folder untouched', async () => {
+    mkdirSync(existingDir, { mode: 0o755 })
+    chmodSync(existingDir, 0o755)
+    const status = await supervisor.start('takeover', 'test')
+    expect(status.state).toBe('failed')
+    expect(status.lastError).toContain('already exists and is not a socket folder made for this service')
+    const after = statSync(existingDir)
+    expect(after.mode & 0o7777).toBe(0o755)
+    expect(after.uid).toBe(0)
+    expect(after.gid).toBe(0)
+    expect(existsSync(join(existingDir, 'svc.sock'))).toBe(false)
   })
 
   it('rejects a unix socket directly in a shared folder', async () => {
