@@ -168,3 +168,22 @@ test('stale CSRF token is retried once', async ({ page }) => {
   await page.getByRole('dialog', { name: 'Resume storage?' }).getByRole('button', { name: 'Resume', exact: true }).click()
   await expect(panel.getByTestId('state-badge')).toHaveText('running')
 })
+
+test('idle tab renews its session', async ({ page }) => {
+  const renewals: string[] = []
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/api/v1/auth/session') renewals.push(`${response.status()}`)
+  })
+  // A fake clock lets the test reach the renewal, 5 minutes before the
+  // server's 12-hour expiry, without waiting for it.
+  await page.clock.install()
+  await signInThroughApi(page)
+  await expect(page.getByTestId('connection-status')).toHaveText('Live')
+  await expect.poll(() => renewals).toEqual(['200'])
+
+  await page.clock.fastForward('11:50:00')
+  await expect.poll(() => renewals.length).toBe(1)
+  await page.clock.fastForward('00:06:00')
+  await expect.poll(() => renewals).toEqual(['200', '200'])
+  await expect(page.getByTestId('account-role')).toHaveText('admin')
+})
