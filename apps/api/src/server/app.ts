@@ -69,6 +69,8 @@ export interface BlackholeOptions {
   rulesPath?: string | null
   /** Passed to buildServer. */
   streamAuthTimeoutMs?: number
+  /** Passed to buildServer. */
+  streamSlowClientLimit?: number
   /** Serve HTTPS with these settings; plain HTTP when absent. */
   tls?: TlsOptions
   limiter?: FailureLimiter
@@ -220,6 +222,7 @@ export async function openBlackhole(options: BlackholeOptions): Promise<Blackhol
       logger: options.logger,
       webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
       streamAuthTimeoutMs: options.streamAuthTimeoutMs,
+      streamSlowClientLimit: options.streamSlowClientLimit,
       tls: options.tls,
       limiter: options.limiter,
     })

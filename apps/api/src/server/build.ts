@@ -23,7 +23,7 @@ import { learnRoutes } from './routes/learn.js'
 import { profileRoutes } from './routes/profiles.js'
 import { reportRoutes } from './routes/report.js'
 import { serviceDetailRoutes } from './routes/service-detail.js'
-import { AUTH_TIMEOUT_MS, registerStream } from './stream.js'
+import { AUTH_TIMEOUT_MS, registerStream, SLOW_CLIENT_BUFFER_LIMIT } from './stream.js'
 
 export const BODY_LIMIT = 64 * 1024
 
@@ -43,6 +43,8 @@ export interface ServerOptions {
   limiter?: FailureLimiter
   /** Time a WebSocket client has to send its auth message, in milliseconds (5000 by default). */
   streamAuthTimeoutMs?: number
+  /** Unsent bytes after which a stream client is closed; tests lower it. */
+  streamSlowClientLimit?: number
   /** Serve HTTPS with these settings; plain HTTP when absent. */
   tls?: TlsOptions
 }
@@ -128,6 +130,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     audit: options.audit,
     supervisor: options.supervisor,
     authTimeoutMs: options.streamAuthTimeoutMs ?? AUTH_TIMEOUT_MS,
+    slowClientLimit: options.streamSlowClientLimit ?? SLOW_CLIENT_BUFFER_LIMIT,
   })
 
   const webRoot = options.webRoot ?? null

@@ -13,6 +13,14 @@ export const CLOSE_RATE_LIMITED = 4429
 export const CLOSE_BAD_MESSAGE = 4400
 /** Above this many buffered bytes a client gets no metrics until it catches up; events are always sent. */
 export const METRICS_BUFFER_LIMIT = 1024 * 1024
+/**
+ * A client whose unsent data passes this is closed: events and service
+ * changes are never dropped one by one, so a reader that stops reading
+ * would otherwise grow the server's memory without bound. The dashboard
+ * reconnects and refetches what it missed.
+ */
+export const SLOW_CLIENT_BUFFER_LIMIT = 16 * 1024 * 1024
+export const CLOSE_TOO_SLOW = 4408
 // Client messages are small JSON objects; anything larger is a mistake or abuse.
 const MAX_CLIENT_MESSAGE_BYTES = 4096
 
@@ -24,6 +32,8 @@ export interface StreamDependencies {
   audit: AuditLogPort
   supervisor: SupervisorPort
   authTimeoutMs: number
+  /** Unsent bytes after which a client is closed (SLOW_CLIENT_BUFFER_LIMIT by default). */
+  slowClientLimit: number
 }
 
 type ClientMessage = { type: 'auth'; token: string } | { type: 'subscribe'; topics: Topic[] }
@@ -186,6 +196,11 @@ class StreamClient {
 
   private send(message: unknown): void {
     if (this.socket.readyState !== this.socket.OPEN) return
+    if (this.socket.bufferedAmount > this.deps.slowClientLimit) {
+      this.request.log.info({ bufferedAmount: this.socket.bufferedAmount }, 'closing a stream client that stopped reading')
+      this.close(CLOSE_TOO_SLOW, 'the client is not reading fast enough; reconnect and fetch what was missed')
+      return
+    }
     this.socket.send(JSON.stringify(message))
   }
 

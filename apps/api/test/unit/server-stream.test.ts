@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { openBlackhole, type Blackhole } from '../../src/server/app.js'
-import { CLOSE_UNAUTHORIZED, METRICS_BUFFER_LIMIT } from '../../src/server/stream.js'
+import { CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, METRICS_BUFFER_LIMIT } from '../../src/server/stream.js'
 import { tempFolder, type TempFolder } from './server-fixture.js'
 
 const ADMIN_TOKEN = 'bh_test-admin-token-for-the-stream-tests'
@@ -196,5 +196,54 @@ describe('WebSocket stream', () => {
     expect(blackhole.supervisor.listenerCount('service')).toBe(before)
     expect(blackhole.supervisor.listenerCount('metrics')).toBe(metricsBefore)
     for (const client of clients) client.socket.close()
+  })
+})
+
+describe('WebSocket stream with a client that stops reading', () => {
+  let folder: TempFolder
+  let blackhole: Blackhole
+  let url: string
+
+  beforeAll(async () => {
+    folder = tempFolder()
+    blackhole = await openBlackhole({
+      configPath: folder.configPath,
+      dataDir: folder.dataDir,
+      adminToken: ADMIN_TOKEN,
+      logger: false,
+      webRoot: null,
+      cgroupRoot: `blackhole-unit-slow-${process.pid}`,
+      streamSlowClientLimit: 256 * 1024,
+    })
+    await blackhole.app.listen({ host: '127.0.0.1', port: 0 })
+    const address = blackhole.app.server.address()
+    if (typeof address !== 'object' || address === null) throw new Error('server has no TCP address')
+    url = `ws://127.0.0.1:${address.port}/api/v1/stream`
+  })
+
+  afterAll(async () => {
+    await blackhole?.close()
+    folder?.remove()
+  })
+
+  it('closes the client instead of buffering without bound', async () => {
+    const client = await connect(url)
+    client.socket.send(JSON.stringify({ type: 'auth', token: ADMIN_TOKEN }))
+    await client.next('hello')
+    const tcp = (client.socket as unknown as { _socket: { pause(): void } })._socket
+    tcp.pause()
+    const padding = 'x'.repeat(1024)
+    for (let round = 0; round < 50 && blackhole.app.websocketServer.clients.size > 0; round++) {
+      await blackhole.audit.appendMany(
+        Array.from({ length: 500 }, (_, i) => ({
+          type: 'PROFILE_WARNING', severity: 'info' as const, description: `flood ${round}/${i}`, metadata: { padding }, actor: 'test',
+        })),
+      )
+    }
+    const serverSide = [...blackhole.app.websocketServer.clients]
+    expect(serverSide.every((socket) => socket.readyState !== socket.OPEN)).toBe(true)
+    ;(client.socket as unknown as { _socket: { resume(): void } })._socket.resume()
+    const { code } = await client.closed
+    expect(code).toBe(CLOSE_TOO_SLOW)
   })
 })
