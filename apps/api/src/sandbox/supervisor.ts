@@ -111,6 +111,8 @@ const MAX_BACKOFF_MS = 30_000
 const HEALTHY_UPTIME_MS = 60_000
 // Per notifier batch; the rest is summarised in one NOTIFY_DROPPED record.
 const MAX_NOTIFY_RECORDS_PER_BATCH = 100
+// Per service and second; the rest is summarised in one SYSCALL_OBSERVED_SUMMARY record.
+export const MAX_OBSERVED_RECORDS_PER_SECOND = 50
 // Per service and minute; later rejections are counted in the next record.
 const MAX_REJECTION_RECORDS_PER_MINUTE = 20
 
@@ -515,6 +517,20 @@ export class Supervisor extends EventEmitter {
     runtime: ServiceRuntime, profile: Profile, notifyFd: number, actions: Record<number, NotifyAction>,
   ): SeccompNotifier {
     const name = runtime.name
+    // Observed calls (execve, connect, bind) are normal activity, so a busy
+    // service would fill the audit log with them: past a budget per second
+    // they are counted and summarised. Denials keep their own cap per batch.
+    const observed = { windowStartMs: 0, recorded: 0, suppressed: 0 }
+    const flushObserved = (now: number) => {
+      if (observed.suppressed > 0) {
+        void this.safeRecord({
+          service: name, pid: runtime.status.pid, type: 'SYSCALL_OBSERVED_SUMMARY', severity: 'info', actor: 'supervisor',
+          description: `${observed.suppressed} more observed syscalls of ${name} were counted but not recorded individually (limit ${MAX_OBSERVED_RECORDS_PER_SECOND} per second)`,
+          metadata: { suppressed: observed.suppressed, limitPerSecond: MAX_OBSERVED_RECORDS_PER_SECOND },
+        })
+      }
+      Object.assign(observed, { windowStartMs: now, recorded: 0, suppressed: 0 })
+    }
     return new SeccompNotifier(notifyFd, {
       actions,
       // Every syscall the filter sends here has an entry; anything else is denied, to fail secure.
@@ -523,7 +539,19 @@ export class Supervisor extends EventEmitter {
       batchMs: 50,
       onBatch: (events: NotifyEvent[], dropped: number) => {
         const kept = events.slice(0, MAX_NOTIFY_RECORDS_PER_BATCH)
-        for (const event of kept) void this.safeRecord(notifyEventToAudit(name, profile, event))
+        const now = Date.now()
+        if (now - observed.windowStartMs >= 1000) flushObserved(now)
+        for (const event of kept) {
+          const record = notifyEventToAudit(name, profile, event)
+          if (record.type === 'SYSCALL_OBSERVED') {
+            if (observed.recorded >= MAX_OBSERVED_RECORDS_PER_SECOND) {
+              observed.suppressed += 1
+              continue
+            }
+            observed.recorded += 1
+          }
+          void this.safeRecord(record)
+        }
         const skipped = events.length - kept.length
         if (dropped > 0 || skipped > 0) {
           void this.safeRecord({
