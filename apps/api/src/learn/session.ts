@@ -20,7 +20,7 @@ export const MAX_LEARN_SECONDS = 3600
 /** An error with a stable code and HTTP status, which the API passes through. */
 export class LearnError extends Error {
   constructor(
-    readonly code: 'LEARN_NOT_FOUND' | 'LEARN_CONFLICT' | 'LEARN_STALE' | 'INVALID_REQUEST',
+    readonly code: 'LEARN_NOT_FOUND' | 'LEARN_CONFLICT' | 'LEARN_STALE' | 'LEARN_UNSUPPORTED' | 'INVALID_REQUEST',
     readonly statusCode: number,
     message: string,
   ) {
@@ -114,7 +114,15 @@ export class LearnManager {
       throw new LearnError('LEARN_CONFLICT', 409, `a learn session for "${service}" is already running; wait for it or read it with GET /api/v1/services/${service}/learn`)
     }
     const status = supervisor.get(service)
-    const definition = config.services[service]!
+    const definition = Object.hasOwn(config.services, service) ? config.services[service] : undefined
+    // NOTE: a definition stored over the API is not visible here, so learn
+    // mode only covers services as the config file defines them.
+    if (definition === undefined || definition.profile !== status.profile) {
+      throw new LearnError(
+        'LEARN_UNSUPPORTED', 409,
+        `cannot learn "${service}": learn mode works on services as the config file defines them, and this one is defined or overridden over the API`,
+      )
+    }
     const wasRunning = status.state === 'running'
     if (!wasRunning && status.state !== 'stopped' && status.state !== 'failed') {
       throw new LearnError('LEARN_CONFLICT', 409, `cannot learn "${service}": it is ${status.state}; resume or stop it first`)

@@ -170,7 +170,11 @@ export function createAuthenticator(
     // the limit only has to stop failures, and another local user sending
     // bad tokens from the same loopback address cannot lock the admin out.
     async check(token, context) {
-      const identity = token === null ? null : await findToken(prisma, token)
+      // No credential at all is not a guess: a signed-out dashboard asks for
+      // its session on every load, and recording that would rate-limit
+      // password sign-in from the operator's own address.
+      if (token === null) throw apiError('UNAUTHORIZED', 'missing bearer token')
+      const identity = await findToken(prisma, token)
       if (identity !== null && stores?.users.tokenOwnerDisabled(identity.id) !== true) return identity
       await rejectIfLimited(context)
       if (token === null) return fail(context, 'missing bearer token')

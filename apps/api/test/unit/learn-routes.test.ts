@@ -46,6 +46,13 @@ describe('learn routes', () => {
     expect(response.json().message).toContain('admin')
   })
 
+  it('rejects an operator starting learn mode', async () => {
+    const response = await request('POST', '/api/v1/services/identity/learn', operatorToken, { durationSeconds: 20 })
+    expect(response.statusCode).toBe(403)
+    expect(response.json().message).toContain('admin')
+    expect(blackhole.supervisor.get('identity').state).toBe('stopped')
+  })
+
   it('rejects a duration out of range', async () => {
     const tooLong = await request('POST', '/api/v1/services/identity/learn', operatorToken, { durationSeconds: 7200 })
     expect(tooLong.statusCode).toBe(400)

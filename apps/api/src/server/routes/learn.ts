@@ -46,7 +46,8 @@ export const learnRoutes: FastifyPluginAsync<LearnRoutesOptions> = async (app, o
     '/api/v1/services/:name/learn',
     { schema: { params: serviceNameParams, querystring: noQuery, body: learnBody } },
     async (request, reply) => {
-      requireRole(request, 'operator', 'start learn mode')
+      // Learn mode runs the service without seccomp enforcement, so it needs admin like a profile change.
+      requireRole(request, 'admin', 'start learn mode')
       const { name } = request.params
       const { session, done } = await manager.start(name, request.body?.durationSeconds ?? DEFAULT_LEARN_SECONDS, actorOf(request))
       done.catch((error: unknown) => request.log.error({ err: error, service: name }, 'learn session failed'))

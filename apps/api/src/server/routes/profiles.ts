@@ -25,14 +25,14 @@ export const MAX_PROFILE_YAML = 48 * 1024
 
 const versionParams = {
   type: 'object',
-  properties: { name: profileNameParams.properties.name, version: { type: 'integer', minimum: 1 } },
+  properties: { name: profileNameParams.properties.name, version: { type: 'integer', minimum: 1, maximum: 2147483647 } },
   required: ['name', 'version'],
   additionalProperties: false,
 } as const
 
 const diffQuery = {
   type: 'object',
-  properties: { from: { type: 'integer', minimum: 1 }, to: { type: 'integer', minimum: 1 } },
+  properties: { from: { type: 'integer', minimum: 1, maximum: 2147483647 }, to: { type: 'integer', minimum: 1, maximum: 2147483647 } },
   required: ['from', 'to'],
   additionalProperties: false,
 } as const
