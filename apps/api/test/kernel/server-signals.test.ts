@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { PARENT_LOCK_DIR } from '../../src/sandbox/parent-lock.js'
 
 const BIN = fileURLToPath(new URL('../../../../bin/blackhole', import.meta.url))
 const TOKEN = 'bh_kernel-test-token-for-signals'
@@ -67,6 +68,8 @@ describe('blackhole serve signals', () => {
         if (existsSync(path)) rmdirSync(path)
       }
     }
+    // The supervisor exited without releasing its cgroup parent lock.
+    rmSync(join(PARENT_LOCK_DIR, `${CGROUP_PARENT}.lock`), { force: true })
     rmSync(dir, { recursive: true, force: true })
   })
 
