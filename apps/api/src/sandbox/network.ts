@@ -54,6 +54,12 @@ export interface ControlEvents {
 
 export interface ServiceNetworkOptions {
   service: string
+  /**
+   * Name the veth pair, its firewall chains and its lease derive from; the
+   * service name by default. A supervisor under another cgroup parent passes
+   * `<service>.<parent>` so two supervisors never share a host interface.
+   */
+  linkKey?: string
   profile: Profile
   dataDir: string
   /** CIDR the veth /30 subnets come from; DEFAULT_VETH_RANGE by default. */
@@ -71,6 +77,7 @@ export interface ServiceNetworkOptions {
  */
 export class ServiceNetwork {
   readonly service: string
+  readonly linkKey: string
   readonly profile: Profile
   sockets: BoundSocket[] = []
   control: ControlSocket | null = null
@@ -81,6 +88,7 @@ export class ServiceNetwork {
   constructor(options: ServiceNetworkOptions) {
     this.#options = options
     this.service = options.service
+    this.linkKey = options.linkKey ?? options.service
     this.profile = options.profile
   }
 
@@ -123,7 +131,7 @@ export class ServiceNetwork {
   beforeRelease(pid: number): void {
     if (this.profile.network.mode !== 'veth') return
     this.veth = setUpVeth({
-      service: this.service,
+      service: this.linkKey,
       pid,
       dataDir: this.#options.dataDir,
       ...(this.#options.vethRange === undefined ? {} : { range: this.#options.vethRange }),
@@ -146,7 +154,7 @@ export class ServiceNetwork {
   cut(pid: number): boolean {
     if (this.profile.network.mode === 'host') return false
     cutLinks(pid)
-    if (this.veth !== null) setHostEndUp(this.service, false)
+    if (this.veth !== null) setHostEndUp(this.linkKey, false)
     blockTraffic(this.veth?.hostIfname ?? null, this.listenPorts())
     return true
   }
@@ -157,7 +165,7 @@ export class ServiceNetwork {
     unblockTraffic(this.veth?.hostIfname ?? null, this.listenPorts())
     restoreLinks(pid, this.profile)
     if (this.veth !== null) {
-      setHostEndUp(this.service, true)
+      setHostEndUp(this.linkKey, true)
       restoreSandboxRoute(pid, this.veth)
     }
   }
@@ -190,7 +198,7 @@ export class ServiceNetwork {
     }
     this.control = null
     try {
-      if (this.profile.network.mode === 'veth') tearDownVeth(this.#options.dataDir, this.service, ports)
+      if (this.profile.network.mode === 'veth') tearDownVeth(this.#options.dataDir, this.linkKey, ports)
       else if (ports.length > 0) unblockTraffic(null, ports)
     } catch (error) {
       errors.push(error)

@@ -102,6 +102,8 @@ interface ServiceRuntime {
   queue: Promise<unknown>
 }
 
+const DEFAULT_CGROUP_PARENT = 'blackhole'
+
 // Higher is stricter; a change to a lower mode is recorded at high severity.
 const MODE_STRENGTH: Record<EnforceMode, number> = { disabled: 0, permissive: 1, enforce: 2 }
 
@@ -152,7 +154,7 @@ export class Supervisor extends EventEmitter {
     this.configPath = options.configPath
     this.dataDir = options.dataDir
     this.record = options.record
-    this.cgroupParent = options.cgroupRoot ?? 'blackhole'
+    this.cgroupParent = options.cgroupRoot ?? DEFAULT_CGROUP_PARENT
     this.parentLockDir = options.parentLockDir
     this.graceMs = options.graceMs ?? 5000
     this.logger = options.logger ?? quietLogger
@@ -734,6 +736,7 @@ export class Supervisor extends EventEmitter {
     const rejections = { windowStartMs: 0, recorded: 0, suppressed: 0 }
     return new ServiceNetwork({
       service: name,
+      ...(this.cgroupParent === DEFAULT_CGROUP_PARENT ? {} : { linkKey: `${name}.${this.cgroupParent}` }),
       profile: this.profile(runtime),
       dataDir: this.dataDir,
       ...(this.vethRange === undefined ? {} : { vethRange: this.vethRange }),

@@ -59,9 +59,10 @@ export interface VethOptions {
  */
 export function vethName(service: string): string {
   const plain = `bh-${service}`
-  if (plain.length <= 15) return plain
+  // A link key `<service>.<cgroup parent>` is always hashed, so the name keeps to [a-z0-9-].
+  if (plain.length <= 15 && !service.includes('.')) return plain
   const hash = createHash('sha256').update(service).digest('hex').slice(0, 4)
-  return `bh-${service.slice(0, 7)}-${hash}`
+  return `bh-${service.split('.')[0]!.slice(0, 7)}-${hash}`
 }
 
 // ---- IPv4 arithmetic ----

@@ -12,13 +12,20 @@ import { promisify } from 'node:util'
 import { parseConfig, type Config } from '@blackhole/policy'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { detectLayout } from '../../src/sandbox/cgroups.js'
-import { listTable } from '../../src/sandbox/firewall.js'
+import { chainNames, listTable } from '../../src/sandbox/firewall.js'
 import { runInSandbox } from '../../src/sandbox/run.js'
 import { Supervisor } from '../../src/sandbox/supervisor.js'
 import { readLease, vethName } from '../../src/sandbox/veth.js'
 import type { AuditInput } from '../../src/types.js'
 
 const cgroupRoot = `blackhole-nettest-${process.pid}`
+// A supervisor under its own cgroup parent names its links after `<service>.<parent>`.
+const WEB_KEY = `netweb.${cgroupRoot}`
+const PEER_KEY = `netpeer.${cgroupRoot}`
+const WEB = vethName(WEB_KEY)
+const PEER = vethName(PEER_KEY)
+const WEB_CHAIN = chainNames(WEB)
+const PEER_ID = PEER.replaceAll('-', '_')
 const layout = detectLayout()
 const SERVICE_PORT = 18080
 const HOST_ALLOWED_PORT = 18081
@@ -218,27 +225,27 @@ describe('network mode veth', () => {
   it('creates the pair with addresses and a default route', async () => {
     const status = await supervisor.start('netweb', 'test')
     expect(status.state).toBe('running')
-    const lease = readLease(dataDir, 'netweb')!
+    const lease = readLease(dataDir, WEB_KEY)!
     expect(lease).not.toBeNull()
-    expect(lease.hostIfname).toBe('bh-netweb')
+    expect(lease.hostIfname).toBe(WEB)
     expect(lease.subnet).toMatch(/^169\.254\.(1[2-9][0-9]|2[0-5][0-9])\.\d+\/30$/)
-    const hostLink = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', 'bh-netweb'], { encoding: 'utf8' })
+    const hostLink = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', WEB], { encoding: 'utf8' })
     expect(hostLink).toContain(`inet ${lease.hostAddress}/30`)
     const sandboxAddr = execFileSync('nsenter', [`--net=/proc/${status.pid}/ns/net`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' })
     expect(sandboxAddr).toContain(`inet ${lease.sandboxAddress}/30`)
     expect(sandboxRoutes(status.pid!)).toContain(`default via ${lease.hostAddress} dev eth0`)
     const started = events.find((e) => e.type === 'SERVICE_STARTED')!
-    expect(started.metadata?.veth).toEqual({ ifname: 'bh-netweb', host: lease.hostAddress, sandbox: lease.sandboxAddress })
+    expect(started.metadata?.veth).toEqual({ ifname: WEB, host: lease.hostAddress, sandbox: lease.sandboxAddress })
     expect(events.filter((e) => e.type === 'PROFILE_WARNING' && String(e.description).includes('veth'))).toEqual([])
   })
 
   it('installs nftables rules for the allowed ports and outbound CIDRs', async () => {
     await supervisor.start('netweb', 'test')
     const table = listTable()
-    expect(table).toContain('"bh-netweb" : jump in_bh_netweb')
-    const lease = readLease(dataDir, 'netweb')!
-    expect(table).toMatch(new RegExp(`chain in_bh_netweb \\{\\s+ct state established,related accept\\s+ip daddr ${lease.hostAddress.replaceAll('.', '\\.')} tcp dport \\{ ${SERVICE_PORT}, ${HOST_ALLOWED_PORT} \\} accept\\s+drop`))
-    expect(table).toMatch(/chain fwd_from_bh_netweb \{\s+ip daddr 192\.0\.2\.0\/24 accept\s+drop/)
+    expect(table).toContain(`"${WEB}" : jump ${WEB_CHAIN.input}`)
+    const lease = readLease(dataDir, WEB_KEY)!
+    expect(table).toMatch(new RegExp(`chain ${WEB_CHAIN.input} \\{\\s+ct state established,related accept\\s+ip daddr ${lease.hostAddress.replaceAll('.', '\\.')} tcp dport \\{ ${SERVICE_PORT}, ${HOST_ALLOWED_PORT} \\} accept\\s+drop`))
+    expect(table).toMatch(new RegExp(`chain ${WEB_CHAIN.from} \\{\\s+ip daddr 192\\.0\\.2\\.0\\/24 accept\\s+drop`))
     expect(table).not.toContain('nat')
     expect(execFileSync('sysctl', ['-n', 'net.ipv4.ip_forward'], { encoding: 'utf8' }).trim()).toBe('0')
   })
@@ -247,7 +254,7 @@ describe('network mode veth', () => {
     await listenOnHost(HOST_ALLOWED_PORT, 'allowed port')
     await listenOnHost(HOST_DENIED_PORT, 'denied port')
     const status = await supervisor.start('netweb', 'test')
-    const lease = readLease(dataDir, 'netweb')!
+    const lease = readLease(dataDir, WEB_KEY)!
     const log = await waitFor(() => (serviceLog('netweb').includes(`connect ${HOST_DENIED_PORT}`) ? serviceLog('netweb') : null), 'the service log')
     expect(log).toContain(`gateway ${lease.hostAddress}`)
     expect(log).toContain(`connect ${HOST_ALLOWED_PORT} ok allowed port`)
@@ -261,7 +268,7 @@ describe('network mode veth', () => {
   it('drops other host addresses on allowed ports', async () => {
     await listenOnHost(HOST_ALLOWED_PORT, 'allowed port')
     const status = await supervisor.start('netpeer', 'test')
-    const lease = readLease(dataDir, 'netpeer')!
+    const lease = readLease(dataDir, PEER_KEY)!
     // A second host address, on the test's own link, represents every host address but the host end.
     execFileSync('ip', ['addr', 'add', '169.254.127.1/32', 'dev', lease.hostIfname])
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
@@ -270,72 +277,72 @@ describe('network mode veth', () => {
 
   it('lets the host reach the service on the sandbox address', async () => {
     await supervisor.start('netweb', 'test')
-    const lease = readLease(dataDir, 'netweb')!
+    const lease = readLease(dataDir, WEB_KEY)!
     await waitFor(() => serviceLog('netweb').includes(`connect ${HOST_DENIED_PORT}`), 'the service to listen')
     expect(await connectFromHost(lease.sandboxAddress, SERVICE_PORT)).toBe('ok hello from the sandbox')
   })
 
   it('removes the pair, rules and lease when the service stops', async () => {
     const status = await supervisor.start('netweb', 'test')
-    expect(links()).toContain('bh-netweb')
+    expect(links()).toContain(WEB)
     await supervisor.stop('netweb', 'test')
-    expect(links()).not.toContain('bh-netweb')
+    expect(links()).not.toContain(WEB)
     expect(links()).toEqual(linksBefore)
     expect(listTable()).toBe('')
-    expect(readLease(dataDir, 'netweb')).toBeNull()
+    expect(readLease(dataDir, WEB_KEY)).toBeNull()
     expect(existsSync(`/proc/${status.pid}`)).toBe(false)
   })
 
   it('gives two services separate subnets', async () => {
     await supervisor.start('netweb', 'test')
     await supervisor.start('netpeer', 'test')
-    const first = readLease(dataDir, 'netweb')!
-    const second = readLease(dataDir, 'netpeer')!
+    const first = readLease(dataDir, WEB_KEY)!
+    const second = readLease(dataDir, PEER_KEY)!
     expect(first.subnet).not.toBe(second.subnet)
-    expect(links()).toContain('bh-netpeer')
+    expect(links()).toContain(PEER)
     await supervisor.stop('netpeer', 'test')
-    expect(links()).not.toContain('bh-netpeer')
-    expect(listTable()).toContain('in_bh_netweb')
-    expect(listTable()).not.toContain('bh_netpeer')
+    expect(links()).not.toContain(PEER)
+    expect(listTable()).toContain(WEB_CHAIN.input)
+    expect(listTable()).not.toContain(PEER_ID)
   })
 
   it('shortens a long service name to a valid interface name', async () => {
     await supervisor.start('a-service-with-a-long-name', 'test')
-    const name = vethName('a-service-with-a-long-name')
+    const name = vethName(`a-service-with-a-long-name.${cgroupRoot}`)
     expect(name).toMatch(/^bh-a-servi-[0-9a-f]{4}$/)
     expect(links()).toContain(name)
   })
 
   it('replaces a leftover link of the same name', async () => {
-    execFileSync('ip', ['link', 'add', 'bh-netpeer', 'type', 'veth', 'peer', 'name', 'bh-netpeer-old'])
+    execFileSync('ip', ['link', 'add', PEER, 'type', 'veth', 'peer', 'name', 'bh-np-old'])
     try {
       const status = await supervisor.start('netpeer', 'test')
       expect(status.state).toBe('running')
-      const detail = execFileSync('ip', ['-d', '-o', 'link', 'show', 'dev', 'bh-netpeer'], { encoding: 'utf8' })
+      const detail = execFileSync('ip', ['-d', '-o', 'link', 'show', 'dev', PEER], { encoding: 'utf8' })
       expect(detail).toContain('veth')
       // The new pair's peer lives in the sandbox, so the old peer went with the old link.
-      expect(links()).not.toContain('bh-netpeer-old')
+      expect(links()).not.toContain('bh-np-old')
     } finally {
-      spawnSync('ip', ['link', 'delete', 'dev', 'bh-netpeer'])
+      spawnSync('ip', ['link', 'delete', 'dev', PEER])
     }
   })
 
   it('cuts and restores the veth on block and unblock', async () => {
     await listenOnHost(HOST_ALLOWED_PORT, 'allowed port')
     const status = await supervisor.start('netweb', 'test')
-    const lease = readLease(dataDir, 'netweb')!
+    const lease = readLease(dataDir, WEB_KEY)!
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
 
     const blocked = await supervisor.block('netweb', 'test', 'veth test')
     expect(blocked.blocked).toBe(true)
-    expect(execFileSync('ip', ['-o', 'link', 'show', 'dev', 'bh-netweb'], { encoding: 'utf8' })).not.toMatch(/[<,]UP[,>]/)
-    expect(listTable()).toMatch(/set blocked_ifaces \{[^}]*elements = \{ "bh-netweb" \}/)
+    expect(execFileSync('ip', ['-o', 'link', 'show', 'dev', WEB], { encoding: 'utf8' })).not.toMatch(/[<,]UP[,>]/)
+    expect(listTable()).toMatch(new RegExp(`set blocked_ifaces \\{[^}]*elements = \\{ "${WEB}" \\}`))
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toMatch(/^failed /)
 
     const unblocked = await supervisor.unblock('netweb', 'test')
     expect(unblocked.blocked).toBe(false)
-    expect(execFileSync('ip', ['-o', 'link', 'show', 'dev', 'bh-netweb'], { encoding: 'utf8' })).toMatch(/[<,]UP[,>]/)
-    expect(listTable()).not.toContain('"bh-netweb" }')
+    expect(execFileSync('ip', ['-o', 'link', 'show', 'dev', WEB], { encoding: 'utf8' })).toMatch(/[<,]UP[,>]/)
+    expect(listTable()).not.toContain(`"${WEB}" }`)
     expect(sandboxRoutes(status.pid!)).toContain(`default via ${lease.hostAddress} dev eth0`)
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toBe('ok allowed port')
   })
@@ -343,7 +350,7 @@ describe('network mode veth', () => {
   it('cuts the veth while isolated and restores it on resume', async () => {
     await listenOnHost(HOST_ALLOWED_PORT, 'allowed port')
     const status = await supervisor.start('netpeer', 'test')
-    const lease = readLease(dataDir, 'netpeer')!
+    const lease = readLease(dataDir, PEER_KEY)!
     await supervisor.isolate('netpeer', 'test', 'veth test')
     expect(await connectFromSandboxNetns(status.pid!, lease.hostAddress, HOST_ALLOWED_PORT)).toMatch(/^failed /)
     await supervisor.resume('netpeer', 'test')

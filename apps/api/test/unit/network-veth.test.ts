@@ -21,6 +21,13 @@ describe('vethName', () => {
   it('keeps two long names with one prefix apart', () => {
     expect(vethName('a-service-with-a-long-name')).not.toBe(vethName('a-service-with-a-long-tail'))
   })
+
+  it('keeps supervisors under other cgroup parents apart', () => {
+    const other = vethName('web.bench-1')
+    expect(other).toMatch(/^bh-web-[0-9a-f]{4}$/)
+    expect(other).not.toBe(vethName('web'))
+    expect(other).not.toBe(vethName('web.bench-2'))
+  })
 })
 
 describe('allocateSubnet', () => {
