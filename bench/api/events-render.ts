@@ -1,9 +1,9 @@
 // Times the dashboard's Events page in Debian's Chromium over an audit log
-// of N records (1,000,000 by default): a real `bin/blackhole serve` on that
-// data folder, a headless Chromium signed in through the API, then for each
-// of R loads (5 by default) the time from navigation to the first table row,
-// and the time until rows from the next page appear after scrolling to the
-// end of the loaded rows.
+// of N records (1,000,000 by default). It starts a real `bin/blackhole serve`
+// on that data folder and signs a headless Chromium in through the API. For
+// each of R loads (5 by default) it records the time from navigation to the
+// first table row, and the time until rows of the next page appear after
+// scrolling to the end of the loaded rows.
 //
 //   pnpm build && pnpm exec tsx bench/api/events-render.ts [records] [loads]
 

@@ -1,7 +1,7 @@
-// A service that runs programs in a tight loop makes an execve notification
-// for each; the supervisor records at most MAX_OBSERVED_RECORDS_PER_SECOND
-// of them per second and summarises the rest, so one service cannot flood
-// the audit log.
+// A service that runs programs in a tight loop makes one execve notification
+// per program. The supervisor records at most MAX_OBSERVED_RECORDS_PER_SECOND
+// of them per second and summarises the rest, so one service cannot flood the
+// audit log.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
