@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { openDatabase } from '../db/client.js'
-import { isRole, ROLES } from '../db/tokens.js'
 import { StoreError, USER_NAME, UserStore } from '../db/users.js'
-import { DEFAULT_DATA_DIR, UsageError, type Output } from './common.js'
+import { DEFAULT_DATA_DIR, type Output } from './common.js'
+import { parseCreateArgs } from './create-args.js'
 
 export const USER_USAGE = `Usage: blackhole user create --name NAME --role admin|operator|viewer [--data DIR]
 
@@ -66,37 +65,12 @@ export async function userCommand(
   output: Output,
   readPassword: (prompt: string, output: Output) => Promise<string> = readPasswordFromStdin,
 ): Promise<number> {
-  const [subcommand, ...rest] = args
-  if (subcommand === undefined || subcommand === '--help' || subcommand === '-h') {
-    output.out(USER_USAGE)
-    return subcommand === undefined ? 2 : 0
-  }
-  if (subcommand !== 'create') throw new UsageError(`unknown user subcommand "${subcommand}"; expected create`, USER_USAGE)
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: 'string' },
-      role: { type: 'string' },
-      data: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  })
-  if (values.help) {
-    output.out(USER_USAGE)
-    return 0
-  }
-  const { name, role } = values
-  if (name === undefined) throw new UsageError('missing --name NAME', USER_USAGE)
-  if (!USER_NAME.test(name)) {
-    throw new UsageError(`invalid --name "${name}": use 1 to 64 letters, digits, and . _ @ - (not first)`, USER_USAGE)
-  }
-  if (role === undefined) throw new UsageError('missing --role ROLE', USER_USAGE)
-  if (!isRole(role)) throw new UsageError(`invalid --role "${role}": use one of ${ROLES.join(', ')}`, USER_USAGE)
+  const parsed = parseCreateArgs('user', args, USER_USAGE, USER_NAME, output)
+  if (typeof parsed === 'number') return parsed
+  const { name, role } = parsed
 
   const password = await readPassword(`Password for ${name}: `, output)
-  const database = await openDatabase(values.data ?? DEFAULT_DATA_DIR)
+  const database = await openDatabase(parsed.data ?? DEFAULT_DATA_DIR)
   const db = new Database(database.path)
   try {
     await new UserStore(db).create(name, role, password)
