@@ -2,8 +2,8 @@ import { useVirtualizer } from '@tanstack/react-virtual'
 import { useRef, useState } from 'react'
 import { errorMessage } from '../api/ApiError.js'
 import type { AuditRecord } from '../api/types.js'
-import { formatTime } from '../ui/format.js'
 import { useEvents } from './useEvents.js'
+import { EventCells, EventHeaderRow } from './EventCells.js'
 
 const noEvents: AuditRecord[] = []
 
@@ -53,13 +53,7 @@ export function EventsFeed() {
         </p>
       ) : null}
       <div className="events" role="table" aria-label="Audit events, newest first" aria-rowcount={shown.length}>
-        <div className="event-row event-head" role="row">
-          <span role="columnheader">Time</span>
-          <span role="columnheader">Severity</span>
-          <span role="columnheader">Type</span>
-          <span role="columnheader">Service</span>
-          <span role="columnheader">Description</span>
-        </div>
+        <EventHeaderRow />
         <div className="events-scroll" ref={scrollRef} tabIndex={0} aria-label="Event list, scrollable">
           <div className="events-body" role="rowgroup" style={{ height: virtualizer.getTotalSize() }}>
             {virtualizer.getVirtualItems().map((item) => {
@@ -76,24 +70,7 @@ export function EventsFeed() {
                   data-testid="event-row"
                   data-seq={event.seq}
                 >
-                  <span role="cell" className="numeric">
-                    <time dateTime={event.time} title={event.time}>
-                      {formatTime(event.time)}
-                    </time>
-                  </span>
-                  <span role="cell">
-                    <span className={`severity severity-badge-${event.severity}`}>{event.severity}</span>
-                  </span>
-                  <span role="cell" className="event-type">
-                    {event.type}
-                  </span>
-                  <span role="cell">{event.service ?? '–'}</span>
-                  <span role="cell" className="event-description">
-                    {event.description}
-                    {event.actor && !event.description.includes(event.actor) ? (
-                      <span className="muted"> by {event.actor}</span>
-                    ) : null}
-                  </span>
+                  <EventCells event={event} />
                 </div>
               )
             })}

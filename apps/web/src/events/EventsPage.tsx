@@ -4,11 +4,11 @@ import { errorMessage } from '../api/ApiError.js'
 import { SEVERITY_NAMES } from '../api/severities.js'
 import type { AuditRecord, Severity } from '../api/types.js'
 import { useServices } from '../services/useServices.js'
-import { formatTime } from '../ui/format.js'
 import { emptyFilter, matchesFilter, sinceTime, type EventFilter } from './eventFilter.js'
 import { exportEvents } from './exportEvents.js'
 import { useEventPages } from './useEventPages.js'
 import { useEvents } from './useEvents.js'
+import { EventCells, EventHeaderRow } from './EventCells.js'
 
 const ranges: { minutes: number; label: string }[] = [
   { minutes: 0, label: 'All time' },
@@ -168,13 +168,7 @@ export function EventsPage() {
         </p>
       ) : null}
       <div className="events" role="table" aria-label="Filtered events, newest first" aria-rowcount={rows.length}>
-        <div className="event-row event-head" role="row">
-          <span role="columnheader">Time</span>
-          <span role="columnheader">Severity</span>
-          <span role="columnheader">Type</span>
-          <span role="columnheader">Service</span>
-          <span role="columnheader">Description</span>
-        </div>
+        <EventHeaderRow />
         <div className="events-scroll events-scroll-tall" ref={scrollRef} tabIndex={0} aria-label="Filtered event list, scrollable">
           <div className="events-body" role="rowgroup" style={{ height: virtualizer.getTotalSize() }}>
             {items.map((item) => {
@@ -191,22 +185,7 @@ export function EventsPage() {
                   data-testid="filtered-event-row"
                   data-seq={event.seq}
                 >
-                  <span role="cell" className="numeric">
-                    <time dateTime={event.time} title={event.time}>
-                      {formatTime(event.time)}
-                    </time>
-                  </span>
-                  <span role="cell">
-                    <span className={`severity severity-badge-${event.severity}`}>{event.severity}</span>
-                  </span>
-                  <span role="cell" className="event-type">
-                    {event.type}
-                  </span>
-                  <span role="cell">{event.service ?? '–'}</span>
-                  <span role="cell" className="event-description">
-                    {event.description}
-                    {event.actor && !event.description.includes(event.actor) ? <span className="muted"> by {event.actor}</span> : null}
-                  </span>
+                  <EventCells event={event} />
                 </div>
               )
             })}
