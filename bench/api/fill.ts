@@ -11,13 +11,20 @@ const PRODUCERS = 1000
 // 16 services; one record in 10 is a high-severity ACCESS_DENIED and one in
 // 10,000 an OOM_KILL, the rare type a filter has to dig for.
 function input(index: number): AuditInput {
-  const rare = index % 10_000 === 0
-  const denied = index % 10 === 0
+  let type = 'SYSCALL_OBSERVED'
+  let severity: AuditInput['severity'] = 'info'
+  if (index % 10_000 === 0) {
+    type = 'OOM_KILL'
+    severity = 'critical'
+  } else if (index % 10 === 0) {
+    type = 'ACCESS_DENIED'
+    severity = 'high'
+  }
   return {
     service: `svc-${index % 16}`,
     pid: 10_000 + (index % 500),
-    type: rare ? 'OOM_KILL' : denied ? 'ACCESS_DENIED' : 'SYSCALL_OBSERVED',
-    severity: rare ? 'critical' : denied ? 'high' : 'info',
+    type,
+    severity,
     description: `connect(3, 10.0.0.${index % 250}:443) by worker ${index % 64}`,
     metadata: { syscall: 'connect', nr: 42, args: [3, `10.0.0.${index % 250}`, 443], index },
     actor: 'supervisor',

@@ -17,7 +17,7 @@ export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high',
  */
 export type EventType = string
 
-/** What a producer hands to the audit log; the log adds seq, time and hashes. */
+/** Input of one audit record from a producer. The log adds seq, time and hashes. */
 export interface AuditInput {
   service?: string | null
   pid?: number | null
@@ -25,7 +25,7 @@ export interface AuditInput {
   severity: Severity
   description: string
   metadata?: Record<string, unknown>
-  /** Who asked: `token:<name>`, `rule:<name>`, `supervisor`, `cli`. */
+  /** The requester: `token:<name>`, `user:<name>`, `rule:<name>`, `supervisor` or `cli`. */
   actor?: string | null
 }
 

@@ -153,10 +153,10 @@ function identity(request: FastifyRequest): { actor: string; role: string | unde
   const token = fields.identity
   const tokenName = token !== undefined && token !== null && typeof token.name === 'string' ? token.name : null
   const tokenRole = token !== undefined && token !== null && typeof token.role === 'string' ? token.role : undefined
-  return {
-    actor: typeof fields.actor === 'string' ? fields.actor : tokenName !== null ? `token:${tokenName}` : 'api',
-    role: typeof fields.role === 'string' ? fields.role : tokenRole,
-  }
+  let actor = 'api'
+  if (typeof fields.actor === 'string') actor = fields.actor
+  else if (tokenName !== null) actor = `token:${tokenName}`
+  return { actor, role: typeof fields.role === 'string' ? fields.role : tokenRole }
 }
 
 function requireRole(request: FastifyRequest, reply: FastifyReply, roles: readonly Role[], action: string): boolean {

@@ -239,9 +239,9 @@ export class Supervisor extends EventEmitter {
   /**
    * Switches the seccomp mode of one service (enforce, permissive or
    * disabled) without changing its profile. A seccomp filter cannot be
-   * changed once installed, so a running service restarts in the new mode;
-   * a stopped one takes it at its next start. The mode stays in force across
-   * restarts until it is set back to the profile's own mode.
+   * changed once installed, so a running service restarts in the new mode.
+   * A stopped one takes it at its next start. The mode stays in force
+   * across restarts until it is set back to the profile's own mode.
    */
   async setEnforceMode(name: string, mode: EnforceMode, actor: string): Promise<ServiceStatus> {
     const runtime = this.runtime(name)

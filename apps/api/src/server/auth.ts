@@ -170,7 +170,7 @@ export function createAuthenticator(
     // the limit only has to stop failures, and another local user sending
     // bad tokens from the same loopback address cannot lock the admin out.
     async check(token, context) {
-      // No credential at all is not a guess: a signed-out dashboard asks for
+      // No credential at all is not a guess: a signed-out dashboard requests
       // its session on every load, and recording that would rate-limit
       // password sign-in from the operator's own address.
       if (token === null) throw apiError('UNAUTHORIZED', 'missing bearer token')
